@@ -1,0 +1,71 @@
+"""Changing frame rate and cutting long clips into model-sized windows.
+
+Crop policy: the model sees at most ``MAX_FRAMES`` frames (196 at 20 fps,
+9.8 s). A longer clip is never silently truncated: ``crop_windows`` covers it
+with windows of ``MAX_FRAMES`` frames that overlap by half, the last one
+aligned to the clip's end, so every frame is in at least one window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from motion.bvh import BvhMotion
+
+TARGET_FPS = 20.0
+MAX_FRAMES = 196
+
+
+def _sample_times(n_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Source-frame coordinates of the output frames, covering the clip's duration."""
+    duration = (n_frames - 1) / src_fps
+    n_out = int(np.floor(duration * dst_fps + 1e-6)) + 1
+    return np.minimum(np.arange(n_out) * (src_fps / dst_fps), n_frames - 1)
+
+
+def resample_positions(positions: np.ndarray, src_fps: float, dst_fps: float = TARGET_FPS) -> np.ndarray:
+    """Linear interpolation in time of (F, ...) positions."""
+    if abs(src_fps - dst_fps) < 1e-9:
+        return positions.copy()
+    t = _sample_times(len(positions), src_fps, dst_fps)
+    i0 = np.minimum(np.floor(t).astype(int), len(positions) - 1)
+    i1 = np.minimum(i0 + 1, len(positions) - 1)
+    frac = (t - i0).reshape(-1, *([1] * (positions.ndim - 1)))
+    return positions[i0] * (1 - frac) + positions[i1] * frac
+
+
+def resample_bvh(motion: BvhMotion, dst_fps: float) -> BvhMotion:
+    """A BVH motion at another frame rate: translations lerped, rotations slerped per joint."""
+    if abs(motion.fps - dst_fps) < 1e-9:
+        return motion
+    n_frames, n_joints = motion.n_frames, motion.skeleton.n_joints
+    translation, rotation = motion.local_pose()
+    t = _sample_times(n_frames, motion.fps, dst_fps)
+    new_translation = resample_positions(translation, motion.fps, dst_fps)
+    quats = rotation.as_quat().reshape(n_frames, n_joints, 4)
+    new_quats = np.empty((len(t), n_joints, 4))
+    for j in range(n_joints):
+        if n_frames == 1:
+            new_quats[:, j] = quats[0, j]
+        else:
+            new_quats[:, j] = Slerp(np.arange(n_frames), Rotation.from_quat(quats[:, j]))(t).as_quat()
+    return motion.with_local_pose(new_translation, Rotation.from_quat(new_quats.reshape(-1, 4)), 1.0 / dst_fps)
+
+
+def crop_bvh(motion: BvhMotion, start: int, stop: int) -> BvhMotion:
+    """Frames [start, stop) of a BVH motion; raises ValueError on an empty or out-of-range span."""
+    if not 0 <= start < stop <= motion.n_frames:
+        raise ValueError(f"frame range [{start}, {stop}) is outside the clip's {motion.n_frames} frames")
+    return BvhMotion(motion.skeleton, motion.frame_time, motion.values[start:stop].copy(), motion.source)
+
+
+def crop_windows(n_frames: int, max_frames: int = MAX_FRAMES) -> list[tuple[int, int]]:
+    """Windows [start, stop) covering ``n_frames``: one if it fits, else half-overlapping, last aligned to the end."""
+    if n_frames <= max_frames:
+        return [(0, n_frames)]
+    stride = max_frames // 2
+    starts = list(range(0, n_frames - max_frames + 1, stride))
+    if starts[-1] + max_frames < n_frames:
+        starts.append(n_frames - max_frames)
+    return [(s, s + max_frames) for s in starts]
