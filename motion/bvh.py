@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bvhio
-import glm
+from pyglm import glm
 import numpy as np
 from scipy.spatial.transform import Rotation
 

@@ -20,7 +20,7 @@ MAX_FRAMES = 196
 def _sample_times(n_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
     """Source-frame coordinates of the output frames, covering the clip's duration."""
     duration = (n_frames - 1) / src_fps
-    n_out = int(np.floor(duration * dst_fps + 1e-6)) + 1
+    n_out = int(np.floor(duration * dst_fps + 1e-3)) + 1  # frame times are often rounded (0.0333333)
     return np.minimum(np.arange(n_out) * (src_fps / dst_fps), n_frames - 1)
 
 
