@@ -68,14 +68,14 @@ def cmd_features(args: argparse.Namespace) -> int:
     canon = _canonical(args, read_bvh(args.file))
     feats = motion_features(canon.positions, canon.fps)
     windows = crop_windows(len(feats), MAX_FRAMES)
-    print(f"features  {feats.shape[0]} x {feats.shape[1]} (float32, {canon.fps:g} fps), finite: {np.isfinite(feats).all()}")
+    finite = np.isfinite(feats).all()
+    print(f"features  {feats.shape[0]} x {feats.shape[1]} (float32, {canon.fps:g} fps), finite: {finite}")
     print(f"windows   {len(windows)} of at most {MAX_FRAMES} frames: {windows}")
     print(f"{'block':<13} {'dims':>5} {'mean':>9} {'std':>9} {'min':>9} {'max':>9}")
     for name, sl in LAYOUT.items():
         block = feats[:, sl]
-        print(
-            f"{name:<13} {block.shape[1]:>5} {block.mean():>9.4f} {block.std():>9.4f} {block.min():>9.4f} {block.max():>9.4f}"
-        )
+        stats = "".join(f" {v:>9.4f}" for v in (block.mean(), block.std(), block.min(), block.max()))
+        print(f"{name:<13} {block.shape[1]:>5}{stats}")
     if args.out:
         np.save(args.out, feats)
         print(f"saved     {args.out}")

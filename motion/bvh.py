@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bvhio
-from pyglm import glm
 import numpy as np
+from pyglm import glm
 from scipy.spatial.transform import Rotation
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")

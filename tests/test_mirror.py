@@ -44,5 +44,6 @@ def test_label_swap_rule():
     assert mirror_label("walk-turn-right") == "walk-turn-left"
     assert mirror_label("raise-up-both-hands") == "raise-up-both-hands"
     assert mirror_label("walk") == "walk"
-    assert swap_sides("Left foot forward, then turn RIGHT clockwise") == "Right foot forward, then turn LEFT counterclockwise"
+    text = "Left foot forward, then turn RIGHT clockwise"
+    assert swap_sides(text) == "Right foot forward, then turn LEFT counterclockwise"
     assert swap_sides("a bright lefty") == "a bright lefty"  # whole words only
