@@ -1,0 +1,88 @@
+"""Deterministic train / val / test splits and the unseen-action probe.
+
+Policy (``splits.json``): clips whose content is in ``unseen_actions`` form
+the *unseen* probe and appear in no other split. The rest are stratified by
+(source, content, style): each group's clips are shuffled with a seed derived
+from the group's name, the groups are laid end to end in a seeded order, and
+each clip of that sequence goes to the split furthest behind its share so far
+(largest deficit). Any run of n clips, so every group, gets each split's share
+to within about one clip, and one-clip groups spread over the splits instead
+of all landing in train.
+A mirrored item (id prefixed with ``M``) always shares its source clip's
+split, so a clip and its mirror never straddle train and test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from itertools import groupby
+
+from dataset.labels import Clip
+from motion.mirror import mirror_label
+
+SPLITS = ("train", "val", "test", "unseen")
+MIRROR_PREFIX = "M"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    seed: int
+    fractions: dict[str, float]
+    unseen_actions: tuple[str, ...]
+
+    @classmethod
+    def load(cls) -> SplitConfig:
+        data = json.loads((resources.files("dataset") / "splits.json").read_text(encoding="utf-8"))
+        config = cls(data["seed"], data["fractions"], tuple(data["unseen_actions"]))
+        if abs(sum(config.fractions.values()) - 1) > 1e-9 or set(config.fractions) != {"train", "val", "test"}:
+            raise ValueError(f"splits.json: fractions must be train/val/test summing to 1, got {config.fractions}")
+        if any(mirror_label(c) != c for c in config.unseen_actions):
+            raise ValueError("splits.json: an unseen action must be its own mirror, or mirroring would leak it")
+        return config
+
+
+def _stable_seed(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+def assign_splits(clips: Iterable[Clip], config: SplitConfig | None = None) -> dict[str, str]:
+    """Map every clip id to one of ``SPLITS``."""
+    config = config or SplitConfig.load()
+    result: dict[str, str] = {}
+    seen = []
+    for clip in clips:
+        if clip.content in config.unseen_actions:
+            result[clip.id] = "unseen"
+        else:
+            seen.append(clip)
+    key = lambda c: (c.source, c.content, c.style)  # noqa: E731
+    groups = []
+    for group, members in groupby(sorted(seen, key=lambda c: (key(c), c.id)), key=key):
+        members = list(members)
+        random.Random(_stable_seed(config.seed, *group)).shuffle(members)
+        groups.append(members)
+    random.Random(_stable_seed(config.seed)).shuffle(groups)
+    assigned = dict.fromkeys(config.fractions, 0)
+    for k, clip in enumerate(c for members in groups for c in members):
+        split = max(config.fractions, key=lambda s: config.fractions[s] * (k + 1) - assigned[s])
+        assigned[split] += 1
+        result[clip.id] = split
+    return result
+
+
+def mirror_id(clip_id: str) -> str:
+    return MIRROR_PREFIX + clip_id
+
+
+def source_id(item_id: str) -> str:
+    """The source clip of an item id (a mirrored item's id without its prefix)."""
+    return item_id[len(MIRROR_PREFIX) :] if item_id.startswith(MIRROR_PREFIX + "dataset-") else item_id
+
+
+def split_of(item_id: str, splits: dict[str, str]) -> str:
+    return splits[source_id(item_id)]
