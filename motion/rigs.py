@@ -12,8 +12,8 @@ first present wins), or a point between two source joints. Matching ignores
 case and a namespace prefix (``mixamorig:Hips`` matches ``Hips``). Source
 joints that no entry names are dropped. ``units`` and ``up`` are optional
 declarations; without them they are detected (see ``motion.canonical``).
-``requires`` lists extra joints a file must have for the preset to be picked
-automatically, to tell apart rigs that share names.
+``requires`` lists extra joints a file must have for the map to fit, which
+tells apart presets that share joint names (CMU and Mixamo).
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from motion.skeleton import JOINTS
 class RigError(ValueError):
     """A skeleton that no rig map fits, or a rig map that is malformed."""
 
+    def __init__(self, message: str, n_missing: int = 0):
+        super().__init__(message)
+        self.n_missing = n_missing  # joints a rig map did not find (0 for malformed maps)
+
 
 @dataclass(frozen=True)
 class RigMap:
@@ -46,18 +50,29 @@ class RigMap:
 
     @classmethod
     def from_dict(cls, data: dict, name: str = "custom") -> RigMap:
+        if not isinstance(data, dict):
+            raise RigError(f"rig map {name!r}: must be a JSON object, got {type(data).__name__}")
         joints = data.get("joints", data)
         if not isinstance(joints, dict):
             raise RigError(f"rig map {name!r}: 'joints' must be an object of canonical name -> source joint")
         unknown = sorted(set(joints) - set(JOINTS))
         if unknown:
             raise RigError(f"rig map {name!r}: unknown canonical joint(s) {unknown}; valid names: {', '.join(JOINTS)}")
+        for canonical, entry in joints.items():
+            if not _valid_entry(entry):
+                raise RigError(
+                    f"rig map {name!r}: {canonical} must be a joint name, a list of names, or"
+                    f' {{"between": [name, name], "t": 0..1}}; got {entry!r}'
+                )
+        requires = data.get("requires", [])
+        if not isinstance(requires, list | tuple) or not all(isinstance(r, str) for r in requires):
+            raise RigError(f"rig map {name!r}: 'requires' must be a list of joint names, got {requires!r}")
         units, up = data.get("units"), data.get("up")
         if units not in (None, "m", "cm", "inch"):
             raise RigError(f"rig map {name!r}: units must be 'm', 'cm' or 'inch', got {units!r}")
         if up not in (None, "y", "z"):
             raise RigError(f"rig map {name!r}: up must be 'y' or 'z', got {up!r}")
-        return cls(data.get("name", name), joints, units, up, tuple(data.get("requires", ())))
+        return cls(data.get("name", name), joints, units, up, tuple(requires))
 
     @classmethod
     def from_file(cls, path: str | Path) -> RigMap:
@@ -95,7 +110,8 @@ class RigMap:
                 parts.append(f"missing canonical joint(s): {', '.join(absent)}")
             if missing:
                 parts.append(f"missing required joint(s): {', '.join(missing)}")
-            raise RigError(f"rig {self.name!r} does not fit this skeleton: {'; '.join(parts)}")
+            message = f"rig {self.name!r} does not fit this skeleton: {'; '.join(parts)}"
+            raise RigError(message, n_missing=len(absent) + len(missing))
         return BoundRig(self, sources, weights)
 
 
@@ -111,6 +127,18 @@ class BoundRig:
         """(F, J_src, 3) source world positions -> (F, 22, 3) canonical joint positions."""
         a, b = world[:, self.sources[:, 0]], world[:, self.sources[:, 1]]
         return a + (b - a) * self.weights[None, :, None]
+
+
+def _valid_entry(entry: object) -> bool:
+    if isinstance(entry, str):
+        return True
+    if isinstance(entry, list | tuple):
+        return bool(entry) and all(isinstance(n, str) for n in entry)
+    if isinstance(entry, dict):
+        between, t = entry.get("between"), entry.get("t", 0.5)
+        pair = isinstance(between, list | tuple) and len(between) == 2 and all(isinstance(n, str) for n in between)
+        return pair and isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t <= 1
+    return False
 
 
 def _plain(name: str) -> str:
@@ -152,7 +180,7 @@ def resolve_rig(skeleton: Skeleton, rig: str | Path | RigMap | None = None) -> B
         try:
             return preset.bind(skeleton)
         except RigError as err:
-            errors.append((str(err).count(","), str(err)))
+            errors.append((err.n_missing, str(err)))
     closest = min(errors)[1]
     raise RigError(
         f"unknown rig: no preset fits this skeleton (joints: {', '.join(skeleton.names[:12])}"
@@ -166,6 +194,7 @@ _SIDE_PATTERNS = [
     (r"_L$", "_R"), (r"_R$", "_L"), (r"_l$", "_r"), (r"_r$", "_l"),
     (r"\.L$", ".R"), (r"\.R$", ".L"), (r"^L_", "R_"), (r"^R_", "L_"), (r"^l_", "r_"), (r"^r_", "l_"),
     (r"_L_", "_R_"), (r"_R_", "_L_"), (r"^L(?=[A-Z])", "R"), (r"^R(?=[A-Z])", "L"),
+    (r"^l(?=[A-Z])", "r"), (r"^r(?=[A-Z])", "l"),  # Daz: lCollar / rCollar
 ]  # fmt: skip
 
 
