@@ -1,0 +1,54 @@
+"""``python -m dataset build|stats``: build the multimodal dataset, or describe one.
+
+    python -m dataset build --source DIR --out DIR [--stages motion,splits,...] [--limit N]
+    python -m dataset stats --out DIR
+
+The source defaults to $MOTIONSEARCH_DATASET. A build that is interrupted
+resumes when run again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from dataset.build import STAGES, Build, run
+from dataset.stats import dataset_stats, print_stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dataset", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build (or resume building) the dataset")
+    b.add_argument("--source", default=os.environ.get("MOTIONSEARCH_DATASET"), help="Bandai Namco dataset folder")
+    b.add_argument("--out", required=True, type=Path, help="output folder (kept out of git)")
+    b.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    b.add_argument("--limit", type=int, help="only the first N clips (smoke builds)")
+    b.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
+    s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
+    s.add_argument("--json", type=Path, help="also write the statistics as JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "build":
+        if not args.source:
+            parser.error("--source is required (or set MOTIONSEARCH_DATASET)")
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            parser.error(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
+        run(Build(Path(args.source), args.out, seed=args.seed, limit=args.limit), stages)
+        return 0
+    stats = dataset_stats(args.out)
+    print_stats(stats)
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(stats, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Statistics of a built dataset folder: what ``python -m dataset stats`` prints.
+
+Counts of motions and items per split, captions per (content, style) and
+register, caption diversity, hours of audio and voices per split (when the
+speech stage ran), video frames (when the video stage ran), and the measured
+time of each build stage from ``build.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from dataset.splits import SPLITS, source_id
+
+
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def dataset_stats(out: Path) -> dict:
+    out = Path(out)
+    build = json.loads((out / "build.json").read_text()) if (out / "build.json").exists() else {}
+    splits = {name: _read_lines(out / "splits" / f"{name}.txt") for name in SPLITS}
+    item_split = {item: name for name, items in splits.items() for item in items}
+    stats: dict = {
+        "folder": str(out),
+        "motions": len({source_id(i) for i in item_split}),
+        "items": len(item_split),
+        "items_per_split": {k: len(v) for k, v in splits.items()},
+        "stage_seconds": {k: v.get("seconds_total") for k, v in build.get("stages", {}).items()},
+    }
+    annotations_path = out / "annotations.json"
+    if annotations_path.exists():
+        stats["captions"] = _caption_stats(json.loads(annotations_path.read_text()))
+    manifest = out / "speech" / "manifest.jsonl"
+    if manifest.exists():
+        stats["speech"] = _speech_stats(manifest, item_split)
+    return stats
+
+
+def _caption_stats(annotations: dict) -> dict:
+    per_pair: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    texts: dict[str, set[str]] = defaultdict(set)
+    words: dict[str, set[str]] = defaultdict(set)
+    for item, entry in annotations.items():
+        _, content, style, _ = source_id(item).split("_")
+        mirrored = item != source_id(item)
+        for a in entry["annotations"]:
+            per_pair[(content + (" (mirrored)" if mirrored else ""), style, a["register"])].add(a["text"])
+            texts[a["register"]].add(a["text"])
+            words[a["register"]].update(re.findall(r"[a-z']+", a["text"].lower()))
+    fewest = min(per_pair.items(), key=lambda kv: len(kv[1]))
+    return {
+        "total": sum(len(e["annotations"]) for e in annotations.values()),
+        "distinct_per_register": {r: len(t) for r, t in texts.items()},
+        "distinct_words_per_register": {r: len(w) for r, w in words.items()},
+        "min_distinct_per_content_style_register": len(fewest[1]),
+        "fewest_at": list(fewest[0]),
+    }
+
+
+def _speech_stats(manifest: Path, item_split: dict[str, str]) -> dict:
+    seconds: Counter = Counter()
+    voices: dict[str, set[str]] = defaultdict(set)
+    count: Counter = Counter()
+    for line in manifest.read_text().splitlines():
+        row = json.loads(line)
+        split = item_split.get(row["item"], "unknown")
+        seconds[split] += row["seconds"]
+        voices[split].add(row["voice"])
+        count[split] += 1
+    train_voices = voices.get("train", set()) | voices.get("val", set())
+    test_voices = voices.get("test", set()) | voices.get("unseen", set())
+    return {
+        "utterances": dict(count),
+        "hours": {k: round(v / 3600, 3) for k, v in seconds.items()},
+        "hours_total": round(sum(seconds.values()) / 3600, 3),
+        "voices_per_split": {k: len(v) for k, v in voices.items()},
+        "voices_total": len(train_voices | test_voices),
+        "test_only_voices": len(test_voices - train_voices),
+        "shared_train_test_voices": sorted(train_voices & test_voices),
+    }
+
+
+def print_stats(stats: dict) -> None:
+    print(f"dataset   {stats['folder']}")
+    print(f"motions   {stats['motions']} clips, {stats['items']} items with mirrors: {stats['items_per_split']}")
+    if "captions" in stats:
+        c = stats["captions"]
+        print(f"captions  {c['total']} in all; distinct per register {c['distinct_per_register']}")
+        print(f"          distinct words per register {c['distinct_words_per_register']}")
+        fewest = c["min_distinct_per_content_style_register"]
+        print(f"          fewest distinct per (content, style, register): {fewest} at {c['fewest_at']}")
+    if "speech" in stats:
+        s = stats["speech"]
+        print(f"speech    {sum(s['utterances'].values())} utterances, {s['hours_total']} h: {s['hours']}")
+        voices = f"{s['voices_total']} ({s['test_only_voices']} test-only)"
+        print(f"          voices {voices}, per split {s['voices_per_split']}")
+    for stage, seconds in stats["stage_seconds"].items():
+        print(f"stage     {stage:<9} {seconds:>9.1f} s")

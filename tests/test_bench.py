@@ -1,0 +1,17 @@
+"""Smoke runs of the benchmarks on a few real clips: they run and write sane JSON."""
+
+from __future__ import annotations
+
+import json
+
+from bench import motion_throughput
+
+
+def test_motion_throughput_smoke(tmp_path, demo_clips):
+    out = tmp_path / "motion.json"
+    result = motion_throughput.main(["--source", str(demo_clips[0].parent), "--limit", "3", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["clips"] == result["clips"] == 3
+    assert saved["machine"]["cpu_count"] >= 1
+    assert all(v > 0 for v in saved["clips_per_s"].values())
+    assert saved["source_frames"] > 3 * 19  # the shortest clip has 19 frames
