@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     b.add_argument("--limit", type=int, help="only the first N clips (smoke builds)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for per-item stages")
     s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
     s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
     s.add_argument("--json", type=Path, help="also write the statistics as JSON")
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [s for s in stages if s not in STAGES]
         if unknown:
             parser.error(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
-        run(Build(Path(args.source), args.out, seed=args.seed, limit=args.limit), stages)
+        run(Build(Path(args.source), args.out, seed=args.seed, limit=args.limit, workers=args.workers), stages)
         return 0
     stats = dataset_stats(args.out)
     print_stats(stats)

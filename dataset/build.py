@@ -9,16 +9,25 @@ then rename), skips outputs that already exist, and records its time in
     splits     splits/{train,val,test,unseen}.txt (clip and mirror ids) and
                stats/feature_mean_std.npz fitted on the training items only
     captions   annotations.json: TMR-style, both registers per item
+    speech     speech/{utt}.flac (16 kHz mono) for SPEECH_PER_REGISTER captions per item and
+               register, each in a random voice of the item's side of the speaker split;
+               speech_noisy/{utt}.flac (white noise, 10 dB SNR) for test and unseen items;
+               speech/manifest.jsonl (utt, item, register, text, voice, speaker, pitch, rate, seconds)
+    video      video/{item}.jpg: VIDEO_FRAMES rendered frames of a mannequin, random camera and look
 
-Later stages (speech, video) add their own outputs beside these.
+Per-item stages run on all cores (``workers``); every random choice is drawn
+from a generator seeded by (build seed, item), so reruns and resumes agree.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import random
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +49,10 @@ from motion.rigs import RigError
 
 VERSION = 1
 CAPTIONS_PER_ITEM = 8  # per register, drawn per item from every caption the grammar has for its labels
+SPEECH_PER_REGISTER = 2  # captions per item and register that are also synthesised
+NOISY_SNR_DB = 10.0
+VIDEO_FRAMES = 16
+VIDEO_SIZE = 160
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Build:
     out: Path
     seed: int = 0
     limit: int | None = None
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -83,9 +97,22 @@ class Build:
     def clip(self, item: str) -> Clip:
         return self._by_id[source_id(item)]
 
+    def rng(self, *keys: str) -> random.Random:
+        """A generator for one item's random choices, the same on every run."""
+        return random.Random(":".join((str(self.seed), *keys)))
+
+    def split_of_items(self) -> dict[str, str]:
+        return read_split_files(self.out)
+
     @cached_property
     def _by_id(self) -> dict[str, Clip]:
         return {c.id: c for c in self.clips}
+
+
+def read_split_files(out: Path) -> dict[str, str]:
+    """item id -> split name, as the splits stage wrote them under ``out/splits``."""
+    files = {name: Path(out, "splits", f"{name}.txt") for name in SPLITS}
+    return {i: name for name, path in files.items() if path.exists() for i in path.read_text().split()}
 
 
 def _git_commit() -> str | None:
@@ -149,10 +176,108 @@ def stage_captions(build: Build) -> dict:
     return {"items": len(entries), "captions": sum(len(e.annotations) for e in entries.values())}
 
 
+def parallel_map(fn: Callable, jobs: list, workers: int, desc: str) -> Iterable:
+    """``map(fn, jobs)`` over ``workers`` processes (in this process when 1), with a progress bar."""
+    if workers <= 1 or len(jobs) < 2:
+        yield from tqdm(map(fn, jobs), total=len(jobs), desc=desc, unit="item")
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield from tqdm(pool.map(fn, jobs, chunksize=8), total=len(jobs), desc=desc, unit="item")
+
+
+@dataclass(frozen=True)
+class SpeechJob:
+    utt: str
+    item: str
+    register: str
+    text: str
+    voice: str
+    pitch: float
+    rate: float
+    path: str
+    noisy_path: str | None
+    noise_seed: int
+
+
+def _speech_job(job: SpeechJob) -> dict:
+    """Synthesise one utterance (unless its files exist) and return its manifest row."""
+    from dataset.speech import Prosody, add_noise, read_audio, synthesize, write_flac
+    from dataset.voices import voice_by_id
+
+    path = Path(job.path)
+    if path.exists():
+        audio = read_audio(path)
+    else:
+        audio = synthesize(job.text, voice_by_id(job.voice), Prosody(pitch=job.pitch, rate=job.rate))
+        write_flac(path, audio)
+    if job.noisy_path and not Path(job.noisy_path).exists():
+        write_flac(Path(job.noisy_path), add_noise(audio, NOISY_SNR_DB, np.random.default_rng(job.noise_seed)))
+    voice = voice_by_id(job.voice)
+    row = {k: v for k, v in vars(job).items() if k not in ("path", "noisy_path", "noise_seed")}
+    return row | {"speaker": voice.speaker, "engine": voice.engine, "seconds": round(len(audio) / 16000, 3),
+                  "noisy": job.noisy_path is not None}  # fmt: skip
+
+
+def stage_speech(build: Build) -> dict:
+    from dataset.annotations import load_annotations
+    from dataset.speech import sample_prosody
+    from dataset.voices import voices_for
+
+    annotations = load_annotations(build.path("annotations.json"))
+    split_of = build.split_of_items()
+    jobs = []
+    for item, entry in annotations.items():
+        voices = voices_for(split_of[item])
+        for register in REGISTERS:
+            for k, text in enumerate(entry.texts(register)[:SPEECH_PER_REGISTER]):
+                utt = f"{item}.{register}.{k}"
+                rng = build.rng("speech", utt)
+                voice = rng.choice(voices)
+                prosody = sample_prosody(rng)
+                noisy = split_of[item] in ("test", "unseen")
+                jobs.append(SpeechJob(
+                    utt, item, register, text, voice.id, prosody.pitch, prosody.rate,
+                    str(build.path("speech", utt + ".flac")),
+                    str(build.path("speech_noisy", utt + ".flac")) if noisy else None,
+                    rng.randrange(2**31),
+                ))  # fmt: skip
+    rows = list(parallel_map(_speech_job, jobs, build.workers, "speech"))
+    manifest = "".join(json.dumps(row) + "\n" for row in rows)
+    write_atomic(build.path("speech", "manifest.jsonl"), manifest.encode())
+    return {
+        "utterances": len(rows),
+        "noisy_utterances": sum(r["noisy"] for r in rows),
+        "hours": round(sum(r["seconds"] for r in rows) / 3600, 3),
+        "voices": len({r["voice"] for r in rows}),
+    }
+
+
+def _video_job(job: tuple[str, str, int]) -> str:
+    from dataset.render import render_frames, save_frames
+
+    joints_path, out_path, seed = job
+    if not Path(out_path).exists():
+        frames = render_frames(np.load(joints_path), fps=20, n_frames=VIDEO_FRAMES, size=VIDEO_SIZE, seed=seed)
+        save_frames(Path(out_path), frames)
+    return out_path
+
+
+def stage_video(build: Build) -> dict:
+    jobs = [
+        (str(build.path("joints", item + ".npy")), str(build.path("video", item + ".jpg")),
+         build.rng("video", item).randrange(2**31))
+        for item, _, _ in build.items
+    ]  # fmt: skip
+    done = list(parallel_map(_video_job, jobs, build.workers, "video"))
+    return {"items": len(done), "frames_per_item": VIDEO_FRAMES, "size": VIDEO_SIZE}
+
+
 STAGES: dict[str, Callable[[Build], dict]] = {
     "motion": stage_motion,
     "splits": stage_splits,
     "captions": stage_captions,
+    "speech": stage_speech,
+    "video": stage_video,
 }
 
 

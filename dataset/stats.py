@@ -13,23 +13,19 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from dataset.splits import SPLITS, source_id
-
-
-def _read_lines(path: Path) -> list[str]:
-    return path.read_text().split() if path.exists() else []
+from dataset.build import read_split_files
+from dataset.splits import source_id
 
 
 def dataset_stats(out: Path) -> dict:
     out = Path(out)
     build = json.loads((out / "build.json").read_text()) if (out / "build.json").exists() else {}
-    splits = {name: _read_lines(out / "splits" / f"{name}.txt") for name in SPLITS}
-    item_split = {item: name for name, items in splits.items() for item in items}
+    item_split = read_split_files(out)
     stats: dict = {
         "folder": str(out),
         "motions": len({source_id(i) for i in item_split}),
         "items": len(item_split),
-        "items_per_split": {k: len(v) for k, v in splits.items()},
+        "items_per_split": dict(Counter(item_split.values())),
         "stage_seconds": {k: v.get("seconds_total") for k, v in build.get("stages", {}).items()},
     }
     annotations_path = out / "annotations.json"
@@ -45,11 +41,9 @@ def _caption_stats(annotations: dict) -> dict:
     per_pair: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     texts: dict[str, set[str]] = defaultdict(set)
     words: dict[str, set[str]] = defaultdict(set)
-    for item, entry in annotations.items():
-        _, content, style, _ = source_id(item).split("_")
-        mirrored = item != source_id(item)
+    for entry in annotations.values():
         for a in entry["annotations"]:
-            per_pair[(content + (" (mirrored)" if mirrored else ""), style, a["register"])].add(a["text"])
+            per_pair[(entry["content"], entry["style"], a["register"])].add(a["text"])
             texts[a["register"]].add(a["text"])
             words[a["register"]].update(re.findall(r"[a-z']+", a["text"].lower()))
     fewest = min(per_pair.items(), key=lambda kv: len(kv[1]))

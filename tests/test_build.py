@@ -1,0 +1,93 @@
+"""The dataset build on real clips: outputs, determinism, and resuming after an interruption."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import dataset.build as build_module
+from dataset.annotations import load_annotations
+from dataset.build import Build, read_split_files, run
+from dataset.splits import source_id
+from dataset.stats import dataset_stats
+
+STAGES = ["motion", "splits", "captions"]
+
+
+def files(folder):
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, demo_clips):
+    out = tmp_path_factory.mktemp("built")
+    run(Build(demo_clips[0].parent, out, limit=8, workers=1), STAGES)
+    return out
+
+
+def test_build_writes_every_item_and_its_mirror(built):
+    joints = sorted(p.stem for p in (built / "joints").glob("*.npy"))
+    assert len(joints) == 16 and sum(j.startswith("M") for j in joints) == 8
+    for item in joints:
+        positions = np.load(built / "joints" / f"{item}.npy")
+        features = np.load(built / "features" / f"{item}.npy")
+        assert positions.shape[1:] == (22, 3) and features.shape == (positions.shape[0] - 1, 263)
+        assert np.isfinite(features).all()
+    split_of = read_split_files(built)
+    assert sorted(split_of) == joints
+    stats = np.load(built / "stats" / "feature_mean_std.npz")
+    assert stats["mean"].shape == (263,) and (stats["std"] > 0).all()
+
+
+def test_annotations_follow_labels_and_mirrors(built):
+    annotations = load_annotations(built / "annotations.json")
+    assert len(annotations) == 16
+    for item, entry in annotations.items():
+        _, content, style, _ = source_id(item).split("_")
+        assert entry.style == style and entry.mirror == item.startswith("M")
+        if entry.mirror and "left" in content:
+            assert entry.content == content.replace("left", "right")
+            assert all("right" in t and "left" not in t for t in entry.texts())
+        assert len(set(entry.texts("descriptive"))) == len(set(entry.texts("spoken"))) == 8
+        assert entry.duration > 0.9
+
+
+def test_interrupted_build_resumes_without_redoing_work(tmp_path, demo_clips, built, monkeypatch):
+    calls = {"n": 0}
+    real = build_module.canonicalize
+
+    def canonicalize_then_die(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived in the middle of the motion stage
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "canonicalize", canonicalize_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(Build(demo_clips[0].parent, tmp_path, limit=8, workers=1), STAGES)
+    first = {k: p.stat().st_mtime_ns for k, p in files(tmp_path).items()}
+    assert sum(k.startswith("features/") for k in first) == 6  # three clips and their mirrors finished
+    assert not any(".tmp" in k or k.split("/")[-1].startswith(".") for k in first), "no partial files left"
+
+    monkeypatch.setattr(build_module, "canonicalize", real)
+    calls["n"] = 0
+    run(Build(demo_clips[0].parent, tmp_path, limit=8, workers=1), STAGES)
+    after = files(tmp_path)
+    assert all(after[k].stat().st_mtime_ns == t for k, t in first.items() if k.startswith(("joints/", "features/")))
+    reference = files(built)
+    assert sorted(k for k in after if k != "build.json") == sorted(k for k in reference if k != "build.json")
+    for key in reference:
+        if key.endswith(".npy"):
+            np.testing.assert_array_equal(np.load(after[key]), np.load(reference[key]))
+    assert after["annotations.json"].read_bytes() == reference["annotations.json"].read_bytes()
+    log = json.loads(after["build.json"].read_text())
+    assert set(log["stages"]) == set(STAGES) and log["stages"]["motion"]["seconds_total"] > 0
+
+
+def test_stats_report_counts_and_caption_diversity(built):
+    stats = dataset_stats(built)
+    assert stats["motions"] == 8 and stats["items"] == 16
+    assert stats["captions"]["min_distinct_per_content_style_register"] >= 8
+    assert set(stats["stage_seconds"]) == set(STAGES)
