@@ -1,0 +1,186 @@
+"""Speech synthesis: a caption, a voice and a prosody in, 16 kHz mono float32 audio out.
+
+Engines run as the programs Debian ships (espeak-ng with its MBROLA voices,
+flite, Festival's text2wave, SVOX pico2wave; installed by
+``.ci/system-packages``) and Piper in-process. Rate is each engine's own
+duration control. Pitch is each engine's own control where it has one
+(espeak-ng, flite, Pico); for Festival and Piper the audio is resampled, which
+moves the formants with the pitch like a different vocal tract, and the
+engine's duration is stretched to compensate. Every utterance is trimmed to
+0.1 s of silence at each end and peak-normalised to 0.9.
+
+Storage (measured on 40 utterances of the build, see docs/dataset.md): FLAC
+16-bit at 16 kHz takes about 20 kB per second of speech; an 80-bin log-mel at
+100 frames/s in float16 would take 16 kB/s. Raw audio is kept as FLAC: it is
+hardly bigger, it serves every front end (Whisper's log-mel, an ASR, a
+listener), and features are cached by the model, which owns the front end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from dataset.voices import Voice
+
+SAMPLE_RATE = 16000
+PEAK = 0.9
+PAD_SECONDS = 0.1
+PROGRAMS = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "pico2wave"}
+
+
+class SpeechError(RuntimeError):
+    """An engine is missing, failed, or produced no speech."""
+
+
+class AudioError(ValueError):
+    """An audio file that is not what the dataset stores (16 kHz mono)."""
+
+
+@dataclass(frozen=True)
+class Prosody:
+    pitch: float = 1.0  # factor on the voice's own pitch
+    rate: float = 1.0  # factor on the voice's own speaking rate
+
+
+def sample_prosody(rng) -> Prosody:
+    """A random pitch in [0.88, 1.14] and rate in [0.85, 1.15] (``rng``: a ``random.Random``)."""
+    return Prosody(pitch=round(rng.uniform(0.88, 1.14), 3), rate=round(rng.uniform(0.85, 1.15), 3))
+
+
+def synthesize(text: str, voice: Voice, prosody: Prosody = Prosody()) -> np.ndarray:
+    """Speak ``text`` with ``voice``: float32 mono at 16 kHz, trimmed and normalised."""
+    if not text.strip():
+        raise SpeechError("nothing to say: the text is empty")
+    if voice.engine == "piper":
+        audio, rate = _piper(text, voice, prosody)
+    else:
+        program = PROGRAMS.get(voice.engine)
+        if program is None:
+            raise SpeechError(f"voice {voice.id}: unknown engine {voice.engine!r}")
+        if shutil.which(program) is None:
+            raise SpeechError(f"voice {voice.id} needs {program!r}: run .ci/system-packages to install the engines")
+        with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
+            wav = Path(tmp, "out.wav")
+            _run(voice, _command(text, voice, prosody, wav, Path(tmp)))
+            if not wav.exists() or wav.stat().st_size < 100:
+                raise SpeechError(f"voice {voice.id}: {program} wrote no audio for {text!r}")
+            audio, rate = sf.read(wav, dtype="float32", always_2d=True)
+            audio = audio.mean(axis=1)
+    shift = prosody.pitch if voice.engine in ("festival", "piper") else 1.0
+    audio = to_16k(audio, rate * shift)
+    return _finish(audio, voice, text)
+
+
+def _command(text: str, voice: Voice, prosody: Prosody, wav: Path, tmp: Path) -> list[str]:
+    if voice.engine == "espeak-ng":
+        pitch, speed = round(50 * prosody.pitch), round(160 * prosody.rate)
+        return ["espeak-ng", "-v", voice.voice, "-p", str(pitch), "-s", str(speed), "-w", str(wav), text]
+    if voice.engine == "flite":
+        return [
+            "flite", "-voice", voice.voice, "--setf", f"duration_stretch={1 / prosody.rate:.3f}",
+            "--setf", f"int_f0_target_mean={(voice.f0 or 110) * prosody.pitch:.1f}", "-t", text, "-o", str(wav),
+        ]  # fmt: skip
+    if voice.engine == "festival":
+        script = tmp / "in.txt"
+        script.write_text(text)
+        stretch = prosody.pitch / prosody.rate  # the pitch resampling shortens the audio by the pitch factor
+        return [
+            "text2wave", "-eval", f"({voice.voice})", "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
+            str(script), "-o", str(wav),
+        ]  # fmt: skip
+    # pico: levels in percent of the voice's own
+    markup = f"<pitch level='{round(100 * prosody.pitch)}'><speed level='{round(100 * prosody.rate)}'>"
+    return ["pico2wave", "-l", voice.voice, "-w", str(wav), f"{markup}{text}</speed></pitch>"]
+
+
+def _run(voice: Voice, command: list[str]) -> None:
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired as err:
+        raise SpeechError(f"voice {voice.id}: {command[0]} took over 60 s") from err
+    if result.returncode != 0:
+        raise SpeechError(f"voice {voice.id}: {command[0]} failed ({result.returncode}): {result.stderr.strip()[:300]}")
+
+
+@cache
+def _piper_voice(model: str):
+    import importlib.resources
+
+    from piper import PiperVoice
+
+    package, name = model.split(":")
+    return PiperVoice.load(str(importlib.resources.files(package) / "data" / name))
+
+
+def _piper(text: str, voice: Voice, prosody: Prosody) -> tuple[np.ndarray, int]:
+    from piper import SynthesisConfig
+
+    engine = _piper_voice(voice.voice)
+    config = SynthesisConfig(length_scale=prosody.pitch / prosody.rate)
+    chunks = list(engine.synthesize(text, syn_config=config))
+    if not chunks:
+        raise SpeechError(f"voice {voice.id}: piper produced no audio for {text!r}")
+    return np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32), chunks[0].sample_rate
+
+
+def to_16k(audio: np.ndarray, rate: float) -> np.ndarray:
+    """Resample mono ``audio`` at ``rate`` Hz to 16 kHz (polyphase filter, scipy)."""
+    if rate == SAMPLE_RATE:
+        return audio.astype(np.float32)
+    ratio = Fraction(SAMPLE_RATE / rate).limit_denominator(1000)
+    return resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def _finish(audio: np.ndarray, voice: Voice, text: str) -> np.ndarray:
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak < 1e-3:
+        raise SpeechError(f"voice {voice.id}: silence for {text!r}")
+    loud = np.flatnonzero(np.abs(audio) > 0.02 * peak)
+    pad = int(PAD_SECONDS * SAMPLE_RATE)
+    audio = audio[max(loud[0] - pad, 0) : loud[-1] + pad]
+    if len(audio) < 0.3 * SAMPLE_RATE:
+        raise SpeechError(f"voice {voice.id}: only {len(audio) / SAMPLE_RATE:.2f} s of audio for {text!r}")
+    return (audio * (PEAK / peak)).astype(np.float32)
+
+
+def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise at ``snr_db`` dB below the utterance's power (the mixture is rescaled, not clipped)."""
+    power = float(np.mean(audio.astype(np.float64) ** 2))
+    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), size=audio.shape)
+    mixed = audio + noise
+    peak = np.abs(mixed).max()
+    return (mixed * (min(1.0, 0.99 / peak))).astype(np.float32)
+
+
+def write_flac(path: Path, audio: np.ndarray) -> None:
+    """16-bit FLAC at 16 kHz, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".flac")
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """A dataset audio file as float32; an :class:`AudioError` unless it is 16 kHz mono."""
+    info = sf.info(str(path))
+    if info.samplerate != SAMPLE_RATE or info.channels != 1:
+        raise AudioError(f"{path}: {info.samplerate} Hz, {info.channels} channel(s); the dataset stores 16 kHz mono")
+    return sf.read(str(path), dtype="float32")[0]
