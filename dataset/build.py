@@ -13,6 +13,8 @@ then rename), skips outputs that already exist, and records its time in
                register, each in a random voice of the item's side of the speaker split;
                speech_noisy/{utt}.flac (white noise, 10 dB SNR) for test and unseen items;
                speech/manifest.jsonl (utt, item, register, text, voice, speaker, pitch, rate, seconds)
+    asr        the offline ASR's word accuracy on a seeded sample of clean and noisy test
+               utterances (recorded in build.json)
     video      video/{item}.jpg: VIDEO_FRAMES rendered frames of a mannequin, random camera and look
 
 Per-item stages run on all cores (``workers``); every random choice is drawn
@@ -252,6 +254,29 @@ def stage_speech(build: Build) -> dict:
     }
 
 
+ASR_SAMPLE = 60
+
+
+def stage_asr(build: Build) -> dict:
+    from dataset.asr import Transcriber, word_accuracy
+    from dataset.speech import read_audio
+
+    rows = [json.loads(line) for line in build.path("speech", "manifest.jsonl").read_text().splitlines()]
+    noisy = [r for r in rows if r["noisy"]]
+    sample = build.rng("asr").sample(noisy, min(ASR_SAMPLE, len(noisy)))
+    transcriber = Transcriber()
+    scores: dict[str, list[float]] = {"clean": [], "noisy_10db": []}
+    for row in tqdm(sample, desc="asr", unit="utt"):
+        for name, folder in (("clean", "speech"), ("noisy_10db", "speech_noisy")):
+            heard = transcriber.transcribe(read_audio(build.path(folder, row["utt"] + ".flac")))
+            scores[name].append(word_accuracy(row["text"], heard))
+    return {
+        "sample": len(sample),
+        "voices": sorted({r["voice"] for r in sample}),
+        "word_accuracy": {k: round(float(np.mean(v)), 3) if v else None for k, v in scores.items()},
+    }
+
+
 def _video_job(job: tuple[str, str, int]) -> str:
     from dataset.render import render_frames, save_frames
 
@@ -277,6 +302,7 @@ STAGES: dict[str, Callable[[Build], dict]] = {
     "splits": stage_splits,
     "captions": stage_captions,
     "speech": stage_speech,
+    "asr": stage_asr,
     "video": stage_video,
 }
 

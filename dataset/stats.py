@@ -28,6 +28,11 @@ def dataset_stats(out: Path) -> dict:
         "items_per_split": dict(Counter(item_split.values())),
         "stage_seconds": {k: v.get("seconds_total") for k, v in build.get("stages", {}).items()},
     }
+    videos = sorted((out / "video").glob("*.jpg")) if (out / "video").is_dir() else []
+    if videos:
+        stats["video"] = {"items": len(videos), "bytes": sum(p.stat().st_size for p in videos)}
+    if "asr" in build.get("stages", {}):
+        stats["asr"] = {k: build["stages"]["asr"][k] for k in ("sample", "word_accuracy")}
     annotations_path = out / "annotations.json"
     if annotations_path.exists():
         stats["captions"] = _caption_stats(json.loads(annotations_path.read_text()))
@@ -59,12 +64,14 @@ def _caption_stats(annotations: dict) -> dict:
 def _speech_stats(manifest: Path, item_split: dict[str, str]) -> dict:
     seconds: Counter = Counter()
     voices: dict[str, set[str]] = defaultdict(set)
+    speakers: dict[str, set[str]] = defaultdict(set)
     count: Counter = Counter()
     for line in manifest.read_text().splitlines():
         row = json.loads(line)
         split = item_split.get(row["item"], "unknown")
         seconds[split] += row["seconds"]
         voices[split].add(row["voice"])
+        speakers["test" if split in ("test", "unseen") else "train"].add(row["speaker"])
         count[split] += 1
     train_voices = voices.get("train", set()) | voices.get("val", set())
     test_voices = voices.get("test", set()) | voices.get("unseen", set())
@@ -76,6 +83,8 @@ def _speech_stats(manifest: Path, item_split: dict[str, str]) -> dict:
         "voices_total": len(train_voices | test_voices),
         "test_only_voices": len(test_voices - train_voices),
         "shared_train_test_voices": sorted(train_voices & test_voices),
+        "shared_train_test_speakers": sorted(speakers["train"] & speakers["test"]),
+        "test_voices": sorted(test_voices),
     }
 
 
@@ -93,5 +102,12 @@ def print_stats(stats: dict) -> None:
         print(f"speech    {sum(s['utterances'].values())} utterances, {s['hours_total']} h: {s['hours']}")
         voices = f"{s['voices_total']} ({s['test_only_voices']} test-only)"
         print(f"          voices {voices}, per split {s['voices_per_split']}")
+        print(f"          test voices {s['test_voices']}; shared speakers {s['shared_train_test_speakers'] or 'none'}")
+    if "video" in stats:
+        v = stats["video"]
+        print(f"video     {v['items']} items rendered, {v['bytes'] / 2**20:.1f} MiB")
+    asr = stats.get("asr")
+    if asr:
+        print(f"asr       word accuracy on {asr['sample']} test utterances: {asr['word_accuracy']}")
     for stage, seconds in stats["stage_seconds"].items():
         print(f"stage     {stage:<9} {seconds:>9.1f} s")
