@@ -15,3 +15,13 @@ def test_motion_throughput_smoke(tmp_path, demo_clips):
     assert saved["machine"]["cpu_count"] >= 1
     assert all(v > 0 for v in saved["clips_per_s"].values())
     assert saved["source_frames"] > 3 * 19  # the shortest clip has 19 frames
+
+
+def test_render_throughput_smoke(tmp_path, demo_clips):
+    from bench import render_throughput
+
+    out = tmp_path / "render.json"
+    result = render_throughput.main(["--source", str(demo_clips[0].parent), "--limit", "2", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["clips"] == result["clips"] == 2
+    assert saved["render_frames_per_s"] > 0 and saved["kb_per_item"]["npy"] > saved["kb_per_item"]["jpeg"] > 1
