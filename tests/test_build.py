@@ -91,3 +91,38 @@ def test_stats_report_counts_and_caption_diversity(built):
     assert stats["motions"] == 8 and stats["items"] == 16
     assert stats["captions"]["min_distinct_per_content_style_register"] >= 8
     assert set(stats["stage_seconds"]) == set(STAGES)
+
+
+@pytest.fixture(scope="module")
+def built_media(tmp_path_factory, demo_clips):
+    out = tmp_path_factory.mktemp("media")
+    run(Build(demo_clips[0].parent, out, limit=4, workers=2), ["motion", "splits", "captions", "speech", "video"])
+    return out
+
+
+def test_speech_stage_follows_the_speaker_split(built_media):
+    from dataset.speech import read_audio
+    from dataset.voices import voice_by_id
+
+    split_of = read_split_files(built_media)
+    rows = [json.loads(line) for line in (built_media / "speech" / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 * 4  # 8 items x 2 registers x 2 captions
+    assert {split_of[r["item"]] for r in rows} >= {"unseen"}, "the demo's bow clips are the unseen-action probe"
+    for row in rows:
+        side = "test" if split_of[row["item"]] in ("test", "unseen") else "train"
+        assert voice_by_id(row["voice"]).split == side, row
+        audio = read_audio(built_media / "speech" / f"{row['utt']}.flac")
+        assert abs(len(audio) / 16000 - row["seconds"]) < 1e-3 and np.sqrt(np.mean(audio**2)) > 0.02
+        assert row["noisy"] == (side == "test")
+        assert (built_media / "speech_noisy" / f"{row['utt']}.flac").exists() == row["noisy"]
+    stats = dataset_stats(built_media)
+    assert stats["speech"]["shared_train_test_speakers"] == []
+
+
+def test_video_stage_renders_every_item(built_media):
+    from dataset.render import load_frames
+
+    videos = sorted((built_media / "video").glob("*.jpg"))
+    assert len(videos) == 8
+    frames = load_frames(videos[0])
+    assert frames.shape == (build_module.VIDEO_FRAMES, build_module.VIDEO_SIZE, build_module.VIDEO_SIZE, 3)
