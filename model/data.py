@@ -1,0 +1,140 @@
+"""Training and evaluation data: a built dataset folder plus its cached backbone features, as batches.
+
+An *item* is a motion (a clip or its mirror). A training batch takes N items and, for each,
+a random crop of at most ``max_frames`` motion frames, one random caption (either
+register), one random utterance of it and the item's video, and marks as positives the
+pairs that are the same item or share the (content, style) labels. Evaluation uses fixed
+choices: the centre crop, the first caption and first utterance of a register, clean or
+noisy audio.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dataset.annotations import AnnotationEntry, load_annotations
+from dataset.build import read_split_files
+from model.cache import FeatureStore
+from motion.normalize import FeatureStats
+
+
+@dataclass
+class View:
+    """Which caption, utterance and crop an evaluation uses for every item."""
+
+    register: str = "descriptive"
+    noisy: bool = False
+
+
+@dataclass
+class RetrievalData:
+    folder: Path
+    split: str
+    modalities: list[str]
+    max_frames: int = 196
+    items: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        split_of = read_split_files(self.folder)
+        if not split_of:
+            raise FileNotFoundError(f"{self.folder} has no splits/: build it with python -m dataset build")
+        self.items = sorted(i for i, s in split_of.items() if s == self.split)
+        if not self.items:
+            raise ValueError(f"split {self.split!r} of {self.folder} is empty")
+
+    @cached_property
+    def annotations(self) -> dict[str, AnnotationEntry]:
+        return load_annotations(self.folder / "annotations.json")
+
+    @cached_property
+    def stats(self) -> FeatureStats:
+        return FeatureStats.load(self.folder / "stats" / "feature_mean_std.npz")
+
+    @cached_property
+    def utterances(self) -> dict[str, list[dict]]:
+        rows: dict[str, list[dict]] = defaultdict(list)
+        for line in (self.folder / "speech" / "manifest.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            rows[row["item"]].append(row)
+        return rows
+
+    @cached_property
+    def has_noisy_speech(self) -> bool:
+        """Whether every item has a noisy rendering of its utterances (test and unseen splits do)."""
+        return all(any(r.get("noisy") for r in self.utterances[i]) for i in self.items)
+
+    @cached_property
+    def stores(self) -> dict[str, FeatureStore]:
+        return {m: FeatureStore(self.folder / "cache" / m) for m in self.modalities if m != "motion"}
+
+    @cached_property
+    def motions(self) -> dict[str, np.ndarray]:
+        return {i: self.stats.normalize(np.load(self.folder / "features" / f"{i}.npy")) for i in self.items}
+
+    def labels(self, item: str) -> tuple[str, str]:
+        entry = self.annotations[item]
+        return entry.content, entry.style
+
+    def positives(self, items: list[str]) -> torch.Tensor:
+        """(N, N) bool: the same item, or the same (content, style)."""
+        keys = [self.labels(i) for i in items]
+        same = [[a == b for b in keys] for a in keys]
+        return torch.tensor(same) | torch.eye(len(items), dtype=torch.bool)
+
+    def _crop(self, item: str, rng: random.Random | None) -> np.ndarray:
+        motion = self.motions[item]
+        if len(motion) <= self.max_frames:
+            return motion
+        start = rng.randrange(len(motion) - self.max_frames + 1) if rng else (len(motion) - self.max_frames) // 2
+        return motion[start : start + self.max_frames]
+
+    def keys(self, item: str, rng: random.Random | None, view: View) -> dict[str, str]:
+        """Cache keys of one item's text, speech and video (random for training, fixed by ``view`` otherwise)."""
+        entry = self.annotations[item]
+        keys = {}
+        if "text" in self.modalities:
+            texts = entry.texts() if rng else entry.texts(view.register)
+            keys["text"] = rng.choice(texts) if rng else texts[0]
+        if "speech" in self.modalities:
+            rows = self.utterances[item]
+            row = rng.choice(rows) if rng else next(r for r in rows if r["register"] == view.register)
+            if view.noisy and not rng and not row.get("noisy"):
+                raise ValueError(f"{item}: noisy audio exists for test and unseen items only")
+            keys["speech"] = row["utt"] + ("@noisy" if view.noisy and not rng else "")
+        if "video" in self.modalities:
+            keys["video"] = item
+        return keys
+
+    def batch(self, items: list[str], rng: random.Random | None = None, view: View | None = None) -> dict:
+        """modality -> (padded float32 inputs, bool mask) for ``items`` in order."""
+        view = view or View()
+        sequences: dict[str, list[np.ndarray]] = {"motion": [self._crop(i, rng) for i in items]}
+        for item in items:
+            for modality, key in self.keys(item, rng, view).items():
+                sequences.setdefault(modality, []).append(self.stores[modality][key])
+        return {m: pad(seqs) for m, seqs in sequences.items()}
+
+    def batches(self, batch_size: int, rng: random.Random) -> list[list[str]]:
+        """A shuffled epoch of item batches (the last short batch dropped)."""
+        order = self.items[:]
+        rng.shuffle(order)
+        return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+
+
+def pad(sequences: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    length = max(len(s) for s in sequences)
+    x = np.zeros((len(sequences), length, sequences[0].shape[-1]), dtype=np.float32)
+    mask = np.zeros((len(sequences), length), dtype=bool)
+    for i, s in enumerate(sequences):
+        x[i, : len(s)] = s
+        mask[i, : len(s)] = True
+    return torch.from_numpy(x), torch.from_numpy(mask)

@@ -1,0 +1,201 @@
+"""Train the model: ``python -m model.train --config model/configs/cpu.yaml [--data DIR] [--run DIR]``.
+
+A run directory is self-describing: ``config.yaml`` (resolved), ``meta.json`` (git commit,
+data hash, torch version, start time), ``metrics.csv`` (one row per epoch: losses,
+validation R@k), ``checkpoints/last.pt`` and ``checkpoints/best.pt`` (by validation
+headline, see ``model.evaluate.headline``). ``--resume`` continues from ``last.pt`` with
+the optimiser and random states. AdamW; the learning rate is constant, then decays
+linearly to ``lr_end`` (the paper's schedule shape). Several GPUs or processes: run it
+under ``torchrun`` (DistributedDataParallel; each rank takes every world-th batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from model.config import Config, load_config
+from model.data import RetrievalData
+from model.evaluate import evaluate, headline
+from model.modeling import ModelConfig, MotionSearchModel
+from motion.body_parts import body_parts
+
+
+def part_columns() -> list[np.ndarray]:
+    return [p.columns for p in body_parts()]
+
+
+def data_hash(folder: Path) -> str:
+    """A short hash of what defines the data: splits, annotations, speech manifest, cache manifest."""
+    h = hashlib.sha256()
+    for rel in ("splits/train.txt", "splits/val.txt", "splits/test.txt", "splits/unseen.txt", "annotations.json",
+                "speech/manifest.jsonl", "cache/manifest.json"):  # fmt: skip
+        path = folder / rel
+        h.update(rel.encode())
+        h.update(path.read_bytes() if path.exists() else b"-")
+    return h.hexdigest()[:16]
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def learning_rate(config: Config, progress: float) -> float:
+    t = config.train
+    if progress <= t.decay_start:
+        return t.lr
+    return t.lr + (t.lr_end - t.lr) * (progress - t.decay_start) / max(1e-9, 1 - t.decay_start)
+
+
+def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Config, dict]:
+    """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``."""
+    config = load_config(run / "config.yaml")
+    path = run / "checkpoints" / f"{checkpoint}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (checkpoints: best, last)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = MotionSearchModel(ModelConfig.from_dict(state["model_config"]), part_columns())
+    model.load_state_dict(state["model"])
+    return model.eval(), config, state
+
+
+def train(config: Config, run: Path, resume: bool = False) -> dict:
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if distributed:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    data_folder = Path(config.data)
+    train_data = RetrievalData(data_folder, "train", config.model.modalities, config.model.max_frames)
+    val_data = RetrievalData(data_folder, "val", config.model.modalities, config.model.max_frames)
+
+    torch.manual_seed(config.seed)
+    model = MotionSearchModel(config.model, part_columns()).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    rng = random.Random(config.seed)
+    start_epoch, best = 0, float("-inf")
+    checkpoints = run / "checkpoints"
+    if resume and (checkpoints / "last.pt").exists():
+        state = torch.load(checkpoints / "last.pt", map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best = state["epoch"] + 1, state["best"]
+    elif rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        meta = {"git_commit": _git_commit(), "data": str(data_folder), "data_hash": data_hash(data_folder),
+                "torch": torch.__version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "train_items": len(train_data.items), "val_items": len(val_data.items),
+                "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+        (run / "meta.json").write_text(json.dumps(meta, indent=2))
+    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+
+    total_epochs = config.train.epochs
+    for epoch in range(start_epoch, total_epochs):
+        model.train()
+        batches = train_data.batches(config.train.batch_size, rng)[rank::world][: config.train.limit_batches]
+        sums: dict[str, float] = {}
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{total_epochs}", disable=rank != 0)
+        for step, items in enumerate(bar):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, (epoch + step / max(1, len(batches))) / total_epochs)
+            inputs = {m: (x.to(device), mask.to(device)) for m, (x, mask) in train_data.batch(items, rng).items()}
+            out = net(inputs, train_data.positives(items).to(device))
+            optimizer.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+            optimizer.step()
+            for k, v in out.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}")
+        if rank != 0:
+            continue
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        row |= {f"train_{k}": round(v / max(1, len(batches)), 5) for k, v in sums.items()}
+        if (epoch + 1) % config.train.validate_every == 0 or epoch + 1 == total_epochs:
+            results = evaluate(model, val_data, progress=False)
+            row["val_headline"] = round(headline(results), 3)
+            for key, r in results.items():
+                row[f"val_{key}_R@1"] = r["all_strict"]["R@1"]
+                row[f"val_{key}_R@10"] = r["all_strict"]["R@10"]
+        _append_csv(run / "metrics.csv", row)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                 "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "best": best,
+                 "model_config": config.model.to_dict(), "data_hash": data_hash(data_folder)}  # fmt: skip
+        if row.get("val_headline", float("-inf")) > best:
+            best = state["best"] = row["val_headline"]
+            _save(state, checkpoints / "best.pt")
+        _save(state, checkpoints / "last.pt")
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v}" for k, v in row.items() if not k.startswith("val_") or
+                                                  k == "val_headline"))  # fmt: skip
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return {"best": best, "run": str(run)}
+
+
+def _save(state: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    rows = list(csv.DictReader(path.open())) if path.exists() else []
+    rows.append({k: str(v) for k, v in row.items()})
+    fieldnames = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--data", help="dataset folder (overrides the config's data)")
+    parser.add_argument("--run", type=Path, help="run directory (default runs/NAME-TIMESTAMP)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run from its last checkpoint")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--limit-batches", type=int, help="smoke runs: batches per epoch")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    overrides: dict = {"train": {}}
+    if args.data:
+        overrides["data"] = args.data
+    if args.epochs:
+        overrides["train"]["epochs"] = args.epochs
+    if args.limit_batches:
+        overrides["train"]["limit_batches"] = args.limit_batches
+    config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
+    if args.resume and not args.run:
+        parser.error("--resume needs --run")
+    run = args.run or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = train(config, run, resume=args.resume)
+    print(f"run {result['run']}: best validation headline {result['best']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
