@@ -23,6 +23,7 @@ def dataset_stats(out: Path) -> dict:
     item_split = read_split_files(out)
     stats: dict = {
         "folder": str(out),
+        "build": {k: build.get(k) for k in ("version", "source", "seed", "limit", "git_commit")},
         "motions": len({source_id(i) for i in item_split}),
         "items": len(item_split),
         "items_per_split": dict(Counter(item_split.values())),
@@ -90,6 +91,8 @@ def _speech_stats(manifest: Path, item_split: dict[str, str]) -> dict:
 
 def print_stats(stats: dict) -> None:
     print(f"dataset   {stats['folder']}")
+    b = stats["build"]
+    print(f"built     from {b['source']} (seed {b['seed']}, limit {b['limit']}) at commit {b['git_commit']}")
     print(f"motions   {stats['motions']} clips, {stats['items']} items with mirrors: {stats['items_per_split']}")
     if "captions" in stats:
         c = stats["captions"]
