@@ -18,6 +18,7 @@ listener), and features are cached by the model, which owns the front end.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from dataset.files import write_atomic
 from dataset.voices import Voice
 
 SAMPLE_RATE = 16000
@@ -166,16 +168,9 @@ def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.
 
 def write_flac(path: Path, audio: np.ndarray) -> None:
     """16-bit FLAC at 16 kHz, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".flac")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+    write_atomic(Path(path), buffer.getvalue())
 
 
 def read_audio(path: Path) -> np.ndarray:

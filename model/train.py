@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from dataset.files import write_atomic
 from model.config import Config, load_config
 from model.data import RetrievalData
 from model.evaluate import evaluate, headline
@@ -152,22 +154,19 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
 
 
 def _save(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def _append_csv(path: Path, row: dict) -> None:
     rows = list(csv.DictReader(path.open())) if path.exists() else []
     rows.append({k: str(v) for k, v in row.items()})
-    fieldnames = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, list(dict.fromkeys(k for r in rows for k in r)))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, text.getvalue().encode())
 
 
 def main(argv: list[str] | None = None) -> int:
