@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides["train"]["epochs"] = args.epochs
     if args.limit_batches:
         overrides["train"]["limit_batches"] = args.limit_batches
-    config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
     if args.resume and not args.run:
         parser.error("--resume needs --run")
+    config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
     run = args.run or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = train(config, run, resume=args.resume)
     print(f"run {result['run']}: best validation headline {result['best']}")
