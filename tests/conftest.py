@@ -43,5 +43,5 @@ def demo_dataset(tmp_path_factory, demo_clips) -> Path:
 
     out = tmp_path_factory.mktemp("demo-dataset")
     run(Build(demo_clips[0].parent, out), ["motion", "splits", "captions", "speech", "video"])
-    assert cache_main(["--data", str(out), "--video-size", "96"]) == 0
+    assert cache_main(["--data", str(out), "--video-size", "96", "--modalities", "text,speech,video,transcripts"]) == 0
     return out

@@ -41,3 +41,21 @@ def test_whisper_encoder_takes_unpadded_audio(speech, encoder):
     with torch.no_grad():
         out = encoder(mel)
     assert out.shape == (1, frames_to_tokens(mel.shape[-1]), 384) and torch.isfinite(out).all()
+
+
+def test_batched_encoding_equals_one_at_a_time(encoder):
+    from dataset.speech import synthesize
+    from dataset.voices import voice_by_id
+
+    texts = ["walk forward", "can you wave your left hand like you are tired, please?", "bow"]
+    mels = [log_mel(synthesize(t, voice_by_id("flite-slt"))) for t in texts]  # 97, 293, 50 frames: odd and even
+    frames = torch.tensor([m.shape[1] for m in mels])
+    batch = torch.zeros(len(mels), 80, int(frames.max()))
+    for i, m in enumerate(mels):
+        batch[i, :, : m.shape[1]] = torch.from_numpy(m)
+    with torch.no_grad():
+        together = encoder(batch, frames)
+        for i, m in enumerate(mels):
+            alone = encoder(torch.from_numpy(m)[None])[0]
+            assert alone.shape[0] == frames_to_tokens(m.shape[1])
+            torch.testing.assert_close(together[i, : alone.shape[0]], alone, atol=1e-4, rtol=1e-4)

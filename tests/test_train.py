@@ -79,7 +79,8 @@ def test_train_resume_and_evaluate(tmp_path, demo_dataset):
     report = json.loads((run / "eval.json").read_text())
     results = report["splits"]["test"]["results"]
     for key in ("text->motion/descriptive", "motion->text/spoken", "speech->motion/clean",
-                "speech->motion/noisy-10dB", "video->motion/rendered", "motion->video/rendered"):  # fmt: skip
+                "speech->motion/noisy-10dB", "video->motion/rendered", "motion->video/rendered",
+                "speech(asr)->motion/clean", "speech(asr)->motion/noisy-10dB"):  # fmt: skip
         r = results[key]["all_strict"]
         assert 0 <= r["R@1"] <= r["R@5"] <= r["R@10"] <= 100 and r["MedR"] >= 1
     assert report["splits"]["unseen"]["items"] > 0
@@ -88,3 +89,19 @@ def test_train_resume_and_evaluate(tmp_path, demo_dataset):
 def test_resume_needs_a_run(tmp_path):
     with pytest.raises(SystemExit):
         train_main(["--config", "model/configs/cpu.yaml", "--resume"])
+
+
+def test_ablation_table_side_by_side(tmp_path, demo_dataset):
+    from model.ablate import main as ablate_main
+
+    out = tmp_path / "ablations"
+    args = ["--data", str(demo_dataset), "--configs", "ablation-global,ablation-two-modal", "--epochs", "1",
+            "--batch-size", "8", "--limit-batches", "1", "--out", str(out)]  # fmt: skip
+    assert ablate_main(args) == 0
+    table = (out / "table.md").read_text()
+    assert "| global | 1 |" in table and "| two-modal | 1 |" in table
+    two_modal = next(line for line in table.splitlines() if line.startswith("| two-modal"))
+    assert two_modal.count("—") == 3  # no speech, no video: only text rows and the ASR cascade are scored
+    results = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in results] == ["global", "two-modal"]
+    assert ablate_main(args) == 0  # finished variants are reused, not retrained
