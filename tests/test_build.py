@@ -111,10 +111,11 @@ def test_speech_stage_follows_the_speaker_split(built_media):
     for row in rows:
         side = "test" if split_of[row["item"]] in ("test", "unseen") else "train"
         assert voice_by_id(row["voice"]).split == side, row
-        audio = read_audio(built_media / "speech" / f"{row['utt']}.flac")
+        audio = read_audio(built_media / "speech" / row["file"])
         assert abs(len(audio) / 16000 - row["seconds"]) < 1e-3 and np.sqrt(np.mean(audio**2)) > 0.02
         assert row["noisy"] == (side == "test")
-        assert (built_media / "speech_noisy" / f"{row['utt']}.flac").exists() == row["noisy"]
+        assert (built_media / "speech_noisy" / row["file"]).exists() == row["noisy"]
+        assert row["file"].startswith(row["utt"] + ".")
     stats = dataset_stats(built_media)
     assert stats["speech"]["shared_train_test_speakers"] == []
 
