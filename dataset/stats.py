@@ -28,6 +28,7 @@ def dataset_stats(out: Path) -> dict:
         "items": len(item_split),
         "items_per_split": dict(Counter(item_split.values())),
         "stage_seconds": {k: v.get("seconds_total") for k, v in build.get("stages", {}).items()},
+        "stage_seconds_last_run": {k: v.get("seconds_last_run") for k, v in build.get("stages", {}).items()},
     }
     videos = sorted((out / "video").glob("*.jpg")) if (out / "video").is_dir() else []
     if videos:
@@ -113,4 +114,5 @@ def print_stats(stats: dict) -> None:
     if asr:
         print(f"asr       word accuracy on {asr['sample']} test utterances: {asr['word_accuracy']}")
     for stage, seconds in stats["stage_seconds"].items():
-        print(f"stage     {stage:<9} {seconds:>9.1f} s")
+        last = stats["stage_seconds_last_run"][stage]
+        print(f"stage     {stage:<9} {seconds:>9.1f} s over all runs ({last:.1f} s in the last run)")
