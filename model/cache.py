@@ -225,16 +225,16 @@ def cache_transcripts(data: Path) -> dict:
         row = json.loads(line)
         if split_of.get(row["item"]) in ("test", "unseen") and row["register"] == "spoken":
             first.setdefault(row["item"], row)
-    path = data / "cache" / "transcripts.json"
-    heard = json.loads(path.read_text()) if path.exists() else {}
+    out = data / "cache" / "transcripts.json"
+    heard = json.loads(out.read_text()) if out.exists() else {}
     transcriber = Transcriber()
     todo = [(row["file"].removesuffix(".flac") + suffix, data / folder / row["file"]) for row in first.values()
             for suffix, folder in (("", "speech"), ("@noisy", "speech_noisy"))]  # fmt: skip
-    for n, (key, path) in enumerate(tqdm(todo, desc="transcripts", unit="utt")):
+    for n, (key, audio) in enumerate(tqdm(todo, desc="transcripts", unit="utt")):
         if key not in heard:
-            heard[key] = transcriber.transcribe(read_audio(path))
+            heard[key] = transcriber.transcribe(read_audio(audio))
         if n % 200 == 199 or n == len(todo) - 1:
-            write_atomic(path, json.dumps(heard, indent=0).encode())
+            write_atomic(out, json.dumps(heard, indent=0).encode())
     return {"asr": "whisper-tiny.en (faster-whisper)", "keys": len(heard)}
 
 

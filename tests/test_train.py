@@ -105,3 +105,18 @@ def test_ablation_table_side_by_side(tmp_path, demo_dataset):
     results = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in results] == ["global", "two-modal"]
     assert ablate_main(args) == 0  # finished variants are reused, not retrained
+
+
+def test_caching_leaves_the_audio_intact_and_transcribes_the_evaluation_utterances(demo_dataset):
+    from dataset.speech import read_audio
+
+    rows = [json.loads(line) for line in (demo_dataset / "speech" / "manifest.jsonl").read_text().splitlines()]
+    for row in rows:
+        read_audio(demo_dataset / "speech" / row["file"])
+        if row["noisy"]:
+            read_audio(demo_dataset / "speech_noisy" / row["file"])
+    heard = json.loads((demo_dataset / "cache" / "transcripts.json").read_text())
+    test = RetrievalData(demo_dataset, "test", ["motion", "text", "speech"])
+    for item in test.items:
+        assert heard[test.utterance(item, None, View("spoken"))].strip()
+        assert test.utterance(item, None, View("spoken", noisy=True)) in heard
