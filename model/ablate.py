@@ -5,7 +5,7 @@
 Trains every config (default: ``cpu.yaml`` and every ``ablation-*.yaml``) for the same
 number of epochs into ``OUT/NAME``, evaluates each on the test split (and the
 unseen-action probe), and writes ``OUT/results.json`` and ``OUT/table.md``: R@1/R@5/R@10
-under the strict *All* protocol per direction, one row per variant, with the ASR cascade
+under the *All* protocol (strict pairing and label relevance) per direction, one row per variant, with the ASR cascade
 as its own row. Finished variants (with ``eval.json``) are skipped, so the command resumes.
 """
 
@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+
+import torch
 
 from model.config import load_config
 from model.data import RetrievalData
@@ -48,15 +51,19 @@ def run_variant(name: str, data: str, out: Path, train_overrides: dict) -> dict:
     return report
 
 
-def table(reports: list[dict], split: str = "test") -> str:
+PROTOCOLS = {"all_strict": "strict pairing", "all_labels": "label relevance (same content and style)"}
+
+
+def table(reports: list[dict], split: str = "test", protocol: str = "all_strict") -> str:
     columns = COLUMNS + ["speech(asr)->motion/clean", "speech(asr)->motion/noisy-10dB"]
-    lines = [f"Split `{split}`, *All* protocol, strict pairing: R@1 / R@5 / R@10 (%). — = modality not trained.", "",
+    lines = [f"Split `{split}`, *All* protocol, {PROTOCOLS[protocol]}: R@1 / R@5 / R@10 (%). "
+             "— = modality not trained.", "",
              "| variant | epochs | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]  # fmt: skip
     for report in reports:
         results = report["splits"][split]
         cells = []
         for column in columns:
-            r = results.get(column, {}).get("all_strict")
+            r = results.get(column, {}).get(protocol)
             cells.append(f"{r['R@1']:.1f} / {r['R@5']:.1f} / {r['R@10']:.1f}" if r else "—")
         lines.append(f"| {report['name']} | {report['epoch'] + 1} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -69,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="the same budget for every variant (default: each config's)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--limit-batches", type=int, help="smoke runs: batches per epoch")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path("runs") / f"ablations-{time.strftime('%Y%m%d-%H%M%S')}")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     missing = [n for n in names if not (CONFIGS / f"{n}.yaml").exists()]
     if missing:
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                                  ("limit_batches", args.limit_batches)) if v}  # fmt: skip
     reports = [run_variant(name, args.data, args.out, budget) for name in names]
     (args.out / "results.json").write_text(json.dumps(reports, indent=1))
-    text = "\n".join(table(reports, split) for split in ("test", "unseen"))
+    text = "\n".join(table(reports, split, p) for split in ("test", "unseen") for p in PROTOCOLS)
     (args.out / "table.md").write_text(text)
     print(text)
     return 0

@@ -38,6 +38,7 @@ class ModelConfig:
     dim: int = 256
     heads: int = 4
     dropout: float = 0.1
+    feedforward: int = 4  # transformer feed-forward width, as a multiple of dim
     modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
     # motion
     motion_features: int = 263
@@ -45,6 +46,7 @@ class ModelConfig:
     motion_layers: int = 4
     pool_every: int = 2
     max_frames: int = 196
+    motion_patch: int = 1  # consecutive frames embedded together as one token per part (CPU configs: 4)
     # text
     text_in: int = 384
     text_layers: int = 2
@@ -107,7 +109,9 @@ class Tokens:
 
 def _layers(cfg: ModelConfig, n: int) -> nn.ModuleList:
     return nn.ModuleList(
-        nn.TransformerEncoderLayer(cfg.dim, cfg.heads, 4 * cfg.dim, cfg.dropout, batch_first=True, norm_first=True)
+        nn.TransformerEncoderLayer(
+            cfg.dim, cfg.heads, cfg.feedforward * cfg.dim, cfg.dropout, batch_first=True, norm_first=True
+        )
         for _ in range(n)
     )
 
@@ -143,6 +147,16 @@ def _pool_time(h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch
     return pooled, mask.view(b, t // 2, 2).any(-1)
 
 
+def _patch_time(x: torch.Tensor, mask: torch.Tensor, patch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, F), (B, T) -> (B, ceil(T/patch), F, patch) groups of consecutive frames, and their mask."""
+    missing = -x.shape[1] % patch
+    x = F.pad(x, (0, 0, 0, missing))
+    mask = F.pad(mask, (0, missing), value=False)
+    b, t, f = x.shape
+    x = x.view(b, t // patch, patch, f).transpose(2, 3)
+    return x, mask.view(b, t // patch, patch).any(-1)
+
+
 class MotionEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig, part_columns: list[np.ndarray]) -> None:
         super().__init__()
@@ -150,8 +164,9 @@ class MotionEncoder(nn.Module):
         for i, cols in enumerate(parts):
             self.register_buffer(f"columns_{i}", torch.as_tensor(np.asarray(cols), dtype=torch.long), persistent=False)
         self.n_parts = len(parts)
-        self.embed = nn.ModuleList(nn.Linear(len(cols), cfg.dim) for cols in parts)
-        self.time_position = nn.Parameter(torch.randn(cfg.max_frames, cfg.dim) * 0.02)
+        self.patch = cfg.motion_patch
+        self.embed = nn.ModuleList(nn.Linear(len(cols) * self.patch, cfg.dim) for cols in parts)
+        self.time_position = nn.Parameter(torch.randn(-(-cfg.max_frames // self.patch), cfg.dim) * 0.02)
         self.part_position = nn.Parameter(torch.randn(self.n_parts, cfg.dim) * 0.02)
         self.temporal = _layers(cfg, cfg.motion_layers)
         self.spatial = _layers(cfg, cfg.motion_layers) if self.n_parts > 1 else None
@@ -160,7 +175,9 @@ class MotionEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tokens:
         """x (B, T, 263) normalised features, mask (B, T) -> parts x pooled-time tokens."""
-        h = torch.stack([emb(x[..., getattr(self, f"columns_{i}")]) for i, emb in enumerate(self.embed)], dim=1)
+        x, mask = _patch_time(x, mask, self.patch)
+        parts = [emb(x[..., getattr(self, f"columns_{i}"), :].flatten(-2)) for i, emb in enumerate(self.embed)]
+        h = torch.stack(parts, dim=1)
         h = h + self.time_position[: h.shape[2]] + self.part_position[:, None]
         for i, temporal in enumerate(self.temporal):
             b, p, t, d = h.shape

@@ -65,8 +65,15 @@ def learning_rate(config: Config, progress: float) -> float:
 
 
 def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Config, dict]:
-    """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``."""
+    """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``, or of a release folder."""
     config = load_config(run / "config.yaml")
+    if (run / "model.safetensors").exists():  # a release (python -m model.release)
+        from safetensors.torch import load_file
+
+        manifest = json.loads((run / "manifest.json").read_text())
+        model = MotionSearchModel(ModelConfig.from_dict(manifest["model_config"]), part_columns())
+        model.load_state_dict({k: v.float() for k, v in load_file(run / "model.safetensors").items()})
+        return model.eval(), config, {"epoch": manifest["epoch"] - 1, "data_hash": manifest["data_hash"]}
     path = run / "checkpoints" / f"{checkpoint}.pt"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (checkpoints: best, last)")

@@ -124,18 +124,20 @@ def test_every_variant_trains_a_step(variant):
     torch.testing.assert_close(tokens.weights.sum(1), torch.ones(4))
 
 
-def test_motion_tokens_ignore_padding():
+@pytest.mark.parametrize("patch", [1, 4])
+def test_motion_tokens_ignore_padding(patch):
     torch.manual_seed(0)
-    cfg = ModelConfig(dim=32, heads=2, motion_layers=4)
+    cfg = ModelConfig(dim=32, heads=2, motion_layers=4, motion_patch=patch)
     encoder = MotionSearchModel(cfg, PARTS).encoders["motion"].eval()
-    x = torch.randn(1, 30, 263)
-    padded = torch.cat([x, torch.randn(1, 10, 263)], 1)
-    mask = torch.arange(40)[None] < 30
+    frames = 30 * patch  # with patches of 4: 120 frames (the padding starts on a patch boundary)
+    x = torch.randn(1, frames, 263)
+    padded = torch.cat([x, torch.randn(1, 10 * patch + 3, 263)], 1)
+    mask = torch.arange(padded.shape[1])[None] < frames
     with torch.no_grad():
-        alone = encoder(x, torch.ones(1, 30, dtype=torch.bool))
+        alone = encoder(x, torch.ones(1, frames, dtype=torch.bool))
         inside = encoder(padded, mask)
     valid = inside.mask[0]
-    assert valid.sum() == alone.mask.sum() == 8 * 8  # 30 frames -> 15 -> 8 per part
+    assert valid.sum() == alone.mask.sum() == 8 * 8  # 30 steps -> 15 -> 8 per part
     torch.testing.assert_close(inside.x[0][valid], alone.x[0][alone.mask[0]], atol=1e-5, rtol=1e-4)
 
 

@@ -91,20 +91,48 @@ def test_resume_needs_a_run(tmp_path):
         train_main(["--config", "model/configs/cpu.yaml", "--resume"])
 
 
-def test_ablation_table_side_by_side(tmp_path, demo_dataset):
+def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     from model.ablate import main as ablate_main
+    from model.release import main as release_main
+    from model.results import main as results_main
 
     out = tmp_path / "ablations"
-    args = ["--data", str(demo_dataset), "--configs", "ablation-global,ablation-two-modal", "--epochs", "1",
+    args = ["--data", str(demo_dataset), "--configs", "cpu,ablation-global,ablation-two-modal", "--epochs", "1",
             "--batch-size", "8", "--limit-batches", "1", "--out", str(out)]  # fmt: skip
     assert ablate_main(args) == 0
     table = (out / "table.md").read_text()
-    assert "| global | 1 |" in table and "| two-modal | 1 |" in table
+    assert "| cpu | 1 |" in table and "| global | 1 |" in table and "| two-modal | 1 |" in table
+    assert "label relevance" in table and "strict pairing" in table
     two_modal = next(line for line in table.splitlines() if line.startswith("| two-modal"))
     assert two_modal.count("—") == 3  # no speech, no video: only text rows and the ASR cascade are scored
     results = json.loads((out / "results.json").read_text())
-    assert [r["name"] for r in results] == ["global", "two-modal"]
+    assert [r["name"] for r in results] == ["cpu", "global", "two-modal"]
+    mtime = (out / "cpu" / "eval.json").stat().st_mtime
     assert ablate_main(args) == 0  # finished variants are reused, not retrained
+    assert (out / "cpu" / "eval.json").stat().st_mtime == mtime
+
+    page = tmp_path / "RESULTS.md"
+    assert results_main(["--ablations", str(out), "--out", str(page)]) == 0
+    text = page.read_text()
+    default_r1 = results[0]["splits"]["test"]["text->motion/descriptive"]["all_labels"]["R@1"]
+    global_r1 = results[1]["splits"]["test"]["text->motion/descriptive"]["all_labels"]["R@1"]
+    assert f"4-modal sequence {default_r1:.1f} vs global {global_r1:.1f}" in text
+    assert "4-modal at least as good as 3-modal, text->motion R@1 (label relevance): not measured" in text
+    assert "## Default model, unseen-action probe" in text and "speech(asr)->motion/noisy-10dB" in text
+
+    release = tmp_path / "release"
+    assert release_main([str(out / "cpu"), "--out", str(release)]) == 0
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["epoch"] == 1 and len(manifest["sha256"]) == 64
+    with pytest.raises(SystemExit):  # an equal score does not replace the release
+        release_main([str(out / "cpu"), "--out", str(release)])
+    trained, _, _ = load_run(out / "cpu", "best")
+    shipped, _, _ = load_run(release)
+    data = RetrievalData(demo_dataset, "test", trained.cfg.modalities)
+    inputs = data.batch(data.items[:4])
+    with torch.no_grad():
+        a, b = trained.encode("text", *inputs["text"]), shipped.encode("text", *inputs["text"])
+    torch.testing.assert_close(a.x, b.x, atol=5e-3, rtol=0)  # fp16 weights
 
 
 def test_caching_leaves_the_audio_intact_and_transcribes_the_evaluation_utterances(demo_dataset):

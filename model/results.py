@@ -1,0 +1,162 @@
+"""Regenerate ``docs/RESULTS.md`` from recorded runs: ``python -m model.results --ablations DIR``.
+
+``DIR`` is the output of ``python -m model.ablate`` (one run folder per variant, each with
+``eval.json``); the variant named ``cpu`` is the default model. Every number in the page
+comes from those files, with the protocol, split, checkpoint epoch, data hash and git
+commit beside it; the closing comparisons are computed, not written by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+from model.ablate import PROTOCOLS, table
+
+DIRECTIONS = ["text->motion/descriptive", "text->motion/spoken", "motion->text/descriptive", "motion->text/spoken",
+              "speech->motion/clean", "speech->motion/noisy-10dB", "speech(asr)->motion/clean",
+              "speech(asr)->motion/noisy-10dB", "motion->speech/clean", "video->motion/rendered",
+              "motion->video/rendered"]  # fmt: skip
+
+
+def load_reports(folder: Path) -> dict[str, dict]:
+    """variant config name -> its eval.json plus meta.json and metrics.csv of the run."""
+    reports = {}
+    for eval_json in sorted(folder.glob("*/eval.json")):
+        run = eval_json.parent
+        report = json.loads(eval_json.read_text())
+        report["meta"] = json.loads((run / "meta.json").read_text())
+        report["curve"] = list(csv.DictReader((run / "metrics.csv").open()))
+        reports[report["config"]] = report
+    if "cpu" not in reports:
+        raise FileNotFoundError(f"{folder} has no finished 'cpu' variant (run python -m model.ablate first)")
+    return reports
+
+
+def full_table(results: dict) -> str:
+    head = ("| direction | strict R@1 | R@2 | R@3 | R@5 | R@10 | MedR | labels R@1 | R@5 | R@10 | MedR "
+            "| content R@1 | batches of 32 R@1 | R@5 | R@10 |")  # fmt: skip
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for key in DIRECTIONS:
+        if key not in results:
+            continue
+        r = results[key]
+        s, lab, con = r["all_strict"], r["all_labels"], r["all_content"]
+        small = r.get("small_batches_strict", {})
+        cells = [s[k] for k in ("R@1", "R@2", "R@3", "R@5", "R@10")] + [s["MedR"]]
+        cells += [lab[k] for k in ("R@1", "R@5", "R@10")] + [lab["MedR"], con["R@1"]]
+        cells += [small.get(k, float("nan")) for k in ("R@1", "R@5", "R@10")]
+        lines.append(f"| {key} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def r1(report: dict, key: str, protocol: str = "all_labels") -> float | None:
+    r = report["splits"]["test"].get(key, {}).get(protocol)
+    return None if r is None else r["R@1"]
+
+
+def comparison(label: str, a: tuple[str, float | None], b: tuple[str, float | None], at_least: bool = False) -> str:
+    (name_a, x), (name_b, y) = a, b
+    if x is None or y is None:
+        return f"- {label}: not measured (a variant is missing from the runs)."
+    holds = x >= y if at_least else x > y
+    verdict = "holds" if holds else "does **not** hold"
+    return f"- {label}: {name_a} {x:.1f} vs {name_b} {y:.1f} ({x - y:+.1f} points) — {verdict}."
+
+
+def findings(reports: dict[str, dict]) -> str:
+    """The issue's comparisons (always listed, 'not measured' when a variant is missing), then the others run."""
+    default = reports["cpu"]
+    checks = [  # (variant, direction, claim, at least as good rather than better, always listed)
+        ("global", "text->motion/descriptive", "Sequence-level beats the global-token baseline", False, True),
+        ("global", "speech->motion/clean", "Sequence-level beats the global-token baseline", False, True),
+        ("three-modal", "text->motion/descriptive", "4-modal at least as good as 3-modal", True, True),
+        ("two-modal", "text->motion/descriptive", "4-modal at least as good as 2-modal (text+motion)", True, False),
+        ("mean", "text->motion/descriptive", "Max beats mean aggregation", False, False),
+        ("no-parts", "text->motion/descriptive", "Body parts beat one motion stream", False, False),
+        ("no-recon", "text->motion/descriptive", "The reconstruction loss helps", False, False),
+    ]
+    lines = []
+    for variant, key, claim, at_least, always in checks:
+        report = reports.get(f"ablation-{variant}")
+        if report or always:
+            label = f"{claim}, {key.split('/')[0]} R@1 (label relevance)"
+            other = r1(report, key) if report else None
+            lines.append(comparison(label, ("4-modal sequence", r1(default, key)), (variant, other), at_least))
+    for noise in ("clean", "noisy-10dB"):
+        lines.append(comparison(f"Speech end to end against the ASR cascade ({noise}), R@1 (label relevance)",
+                                ("speech", r1(default, f"speech->motion/{noise}")),
+                                ("ASR cascade", r1(default, f"speech(asr)->motion/{noise}"))))  # fmt: skip
+    return "\n".join(lines)
+
+
+def curve(report: dict) -> str:
+    rows = report["curve"]
+    lines = ["| epoch | train loss | validation headline |", "|---|---|---|"]
+    lines += [f"| {r['epoch']} | {float(r['train_loss']):.3f} | {r.get('val_headline', '')} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render(folder: Path) -> str:
+    reports = load_reports(folder)
+    default = reports["cpu"]
+    meta = default["meta"]
+    variants = [reports[name] for name in ["cpu"] + sorted(n for n in reports if n != "cpu")]
+    epochs = len(default["curve"])
+    out = [
+        "# Results",
+        "",
+        f"Generated by `python -m model.results --ablations {folder}` on {time.strftime('%Y-%m-%d')} from the "
+        f"recorded runs in that folder; do not edit by hand.",
+        "",
+        f"- Default model: config `model/configs/cpu.yaml`, {meta['parameters']:,} trained parameters, "
+        f"{epochs} epochs on 2 CPU cores in {default['train_seconds'] / 60:.0f} min; checkpoint `best` "
+        f"(epoch {default['epoch'] + 1}, by validation headline).",
+        f"- Code: git commit `{meta['git_commit']}`; data hash `{meta['data_hash']}` "
+        f"({meta['train_items']} training items, {meta['val_items']} validation items).",
+        "- Protocols: *All* ranks every test item against every other (strict: only the paired item is relevant; "
+        "labels: any item with the same content and style label counts; content: the same content label); "
+        "*batches of 32*: sorted ids, seeded shuffle, averaged over batches. Ties share the average rank. "
+        "Text queries are each item's first caption of a register; speech queries are utterances of the "
+        "five test-only voices, clean and with white noise at 10 dB SNR; the ASR cascade transcribes the "
+        "same audio with Whisper tiny.en and encodes the transcript with the text encoder.",
+        "",
+        "## Default model, test split",
+        "",
+        "R@k in %, MedR in ranks.",
+        "",
+        full_table(default["splits"]["test"]),
+        "## Default model, unseen-action probe",
+        "",
+        "Contents `bow` and `wave-both-hands` are never trained on; retrieval among the probe items only.",
+        "",
+        full_table(default["splits"]["unseen"]),
+        "## Baselines and ablations, same data and budget",
+        "",
+        *[table(variants, "test", protocol) for protocol in PROTOCOLS],
+        "## What the numbers say",
+        "",
+        findings(reports),
+        "",
+        "## Training curve of the default model",
+        "",
+        curve(default),
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.results", description=__doc__.split("\n")[0])
+    parser.add_argument("--ablations", type=Path, required=True, help="the output folder of python -m model.ablate")
+    parser.add_argument("--out", type=Path, default=Path("docs") / "RESULTS.md")
+    args = parser.parse_args(argv)
+    args.out.write_text(render(args.ablations))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
