@@ -36,16 +36,15 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from dataset.files import write_atomic
 from dataset.voices import Voice
+from preprocess.audio import to_16k
 
 SAMPLE_RATE = 16000
 PEAK = 0.9
@@ -174,14 +173,6 @@ def _piper(text: str, voice: Voice, prosody: Prosody) -> tuple[np.ndarray, int]:
     if not chunks:
         raise SpeechError(f"voice {voice.id}: piper produced no audio for {text!r}")
     return np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32), chunks[0].sample_rate
-
-
-def to_16k(audio: np.ndarray, rate: float) -> np.ndarray:
-    """Resample mono ``audio`` at ``rate`` Hz to 16 kHz (polyphase filter, scipy)."""
-    if rate == SAMPLE_RATE:
-        return audio.astype(np.float32)
-    ratio = Fraction(SAMPLE_RATE / rate).limit_denominator(1000)
-    return resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
 def _finish(audio: np.ndarray, voice: Voice, text: str) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Ship a trained run as the default model: ``python -m model.release RUN_DIR [--out model/weights/default]``.
 
 Writes fp16 safetensors of the run's best checkpoint (our trained weights only; the frozen
-backbones come from their packages), its resolved ``config.yaml`` and ``manifest.json``
+backbones come from their packages), its resolved ``config.yaml``, the motion feature statistics it was trained with
+(``feature_stats.npz``) and ``manifest.json``
 (model config, data hash, git commit, epoch, test metrics from ``eval.json`` and sha256 of
 the weights). A release folder loads like a run (``model.train.load_run``). An existing
 release is replaced only when the new run scores higher (``score``) unless ``--force``.
@@ -47,6 +48,10 @@ def release(run: Path, out: Path, force: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / "model.safetensors")
     resolved = yaml.safe_load((run / "config.yaml").read_text())
+    stats = Path(resolved["data"]) / "stats" / "feature_mean_std.npz"
+    if not stats.exists():
+        raise FileNotFoundError(f"{stats} is missing: the release needs the motion feature statistics of its data")
+    (out / "feature_stats.npz").write_bytes(stats.read_bytes())
     resolved["data"] = ""  # the machine's dataset folder stays out of the release; pass --data to evaluate
     (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     meta = json.loads((run / "meta.json").read_text())

@@ -69,3 +69,15 @@ def crop_windows(n_frames: int, max_frames: int = MAX_FRAMES) -> list[tuple[int,
     if starts[-1] + max_frames < n_frames:
         starts.append(n_frames - max_frames)
     return [(s, s + max_frames) for s in starts]
+
+
+def in_place_bvh(motion: BvhMotion, up: str = "y") -> BvhMotion:
+    """The motion with the root's horizontal travel removed: the root's position channels along the two
+    horizontal axes (all but ``up``, in the file's own axes) stay at their frame-0 values."""
+    sk = motion.skeleton
+    root = sk.parents.index(-1)
+    values = motion.values.copy()
+    for k, name in enumerate(sk.channels[root]):
+        if name.endswith("position") and name[0].lower() != up.lower():
+            values[:, sk.channel_starts[root] + k] = values[0, sk.channel_starts[root] + k]
+    return BvhMotion(sk, motion.frame_time, values, motion.source)

@@ -9,9 +9,11 @@ utterance's own length (up to ``MAX_SECONDS``).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import cache
 
 import numpy as np
+from scipy.signal import resample_poly
 
 SAMPLE_RATE = 16000
 N_FFT = 400
@@ -65,3 +67,11 @@ def log_mel(audio: np.ndarray, max_seconds: float = MAX_SECONDS) -> np.ndarray:
     logs = np.log10(np.maximum(mel, 1e-10))
     logs = np.maximum(logs, logs.max() - 8.0)
     return ((logs + 4.0) / 4.0).astype(np.float32)
+
+
+def to_16k(audio: np.ndarray, rate: float) -> np.ndarray:
+    """Resample mono ``audio`` at ``rate`` Hz to 16 kHz (polyphase filter, scipy)."""
+    if rate == SAMPLE_RATE:
+        return audio.astype(np.float32)
+    ratio = Fraction(SAMPLE_RATE / rate).limit_denominator(1000)
+    return resample_poly(audio, ratio.numerator, ratio.denominator).astype(np.float32)
