@@ -214,7 +214,7 @@ def cache_video(data: Path, frames: int, size: int) -> dict:
     return {"backbone": "efficientnet-lite0 (ImageNet)", "keys": n, "dim": 1280, "frames": frames, "size": size}
 
 
-def cache_transcripts(data: Path) -> dict:
+def cache_transcripts(data: Path, splits: tuple[str, ...] = ("test", "unseen")) -> dict:
     from dataset.asr import Transcriber
     from dataset.build import read_split_files
     from dataset.speech import read_audio
@@ -223,7 +223,7 @@ def cache_transcripts(data: Path) -> dict:
     first: dict[str, dict] = {}
     for line in (data / "speech" / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
-        if split_of.get(row["item"]) in ("test", "unseen") and row["register"] == "spoken":
+        if split_of.get(row["item"]) in splits and row["register"] == "spoken":
             first.setdefault(row["item"], row)
     out = data / "cache" / "transcripts.json"
     heard = json.loads(out.read_text()) if out.exists() else {}
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-backbone", help="a local Hugging Face model folder (default all-MiniLM-L6-v2)")
     parser.add_argument("--video-frames", type=int, default=8)
     parser.add_argument("--video-size", type=int, default=160)
+    parser.add_argument("--transcribe-splits", default="test,unseen", help="splits whose speech the ASR transcribes")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         elif modality == "speech":
             manifest["speech"] = cache_speech(args.data)
         elif modality == "transcripts":
-            manifest["transcripts"] = cache_transcripts(args.data)
+            manifest["transcripts"] = cache_transcripts(args.data, tuple(args.transcribe_splits.split(",")))
         else:
             manifest["video"] = cache_video(args.data, args.video_frames, args.video_size)
         write_atomic(manifest_path, json.dumps(manifest, indent=2).encode())

@@ -45,3 +45,44 @@ def demo_dataset(tmp_path_factory, demo_clips) -> Path:
     run(Build(demo_clips[0].parent, out), ["motion", "splits", "captions", "speech", "video"])
     assert cache_main(["--data", str(out), "--video-size", "96", "--modalities", "text,speech,video,transcripts"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def onnx_bundle(tmp_path_factory) -> Path:
+    """The shipped default model (model/weights/default) exported to an ONNX bundle, parity-checked."""
+    from exporter.__main__ import main as export_main
+
+    release = ROOT / "model" / "weights" / "default"
+    assert (release / "model.safetensors").exists(), "the default model is not shipped (python -m model.release)"
+    out = tmp_path_factory.mktemp("bundle")
+    assert export_main(["--run", str(release), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def served_library(tmp_path_factory, onnx_bundle, demo_clips):
+    """The demo library indexed with the ONNX motion encoder into a real Qdrant Edge shard."""
+    from server.encoders import Encoders
+    from server.index import open_index
+    from server.library import Library
+    from server.serve import dataset_clips
+
+    folder = tmp_path_factory.mktemp("library")
+    encoders = Encoders.open(onnx_bundle)
+    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
+    report = library.ingest(dataset_clips(DEMO), progress=False)
+    assert len(report.added) == len(demo_clips) and not report.failed
+    yield library
+    library.index.close()
+
+
+@pytest.fixture(scope="session")
+def server_address(served_library) -> str:
+    """A live motionsearch gRPC server on loopback over the demo library: its host:port."""
+    from server.serve import build_server
+    from server.service import Limits
+
+    server, port = build_server(served_library, "127.0.0.1:0", Limits(), workers=16, max_message_mb=4)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(None)

@@ -25,3 +25,15 @@ def test_render_throughput_smoke(tmp_path, demo_clips):
     saved = json.loads(out.read_text())
     assert saved["clips"] == result["clips"] == 2
     assert saved["render_frames_per_s"] > 0 and saved["kb_per_item"]["npy"] > saved["kb_per_item"]["jpeg"] > 1
+
+
+def test_server_latency_smoke(tmp_path, onnx_bundle, demo_clips):
+    from bench import server_latency
+
+    out = tmp_path / "server.json"
+    result = server_latency.main(["--bundle", str(onnx_bundle), "--source", str(demo_clips[0].parent), "--smoke",
+                                  "--out", str(out)])  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert saved["library"]["motions"] == 2 * len(demo_clips) == result["library"]["motions"]
+    assert saved["load"]["errors"] == 0 and saved["text_ms"]["p50"] > 0 and saved["stream_mb_per_s"] > 0
+    assert saved["providers"][-1] == "CPUExecutionProvider"

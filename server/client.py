@@ -1,0 +1,144 @@
+"""A small command-line client for scripts: ``python -m server.client search "wave with the left hand"``.
+
+    python -m server.client search TEXT [--top 5] [--save DIR] [--content C] [--style S]
+    python -m server.client speech FILE.wav|FILE.flac [--top 5] [--save DIR]
+    python -m server.client motion FILE.bvh [--top 5]
+    python -m server.client get ID [--out FILE] [--fps 30] [--in-place] [--mirror]
+    python -m server.client list [--page-size 20]
+
+``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh``. The address comes from
+``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
+``$MOTIONSEARCH_TOKEN``. Errors print the server's status and message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+
+from motionsearch.v1 import motionsearch_pb2 as pb
+from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+
+CHUNK = 64 * 1024
+
+
+class Client:
+    """A thin typed wrapper over the generated stub (the same calls the Blender add-on makes)."""
+
+    def __init__(self, address: str = "127.0.0.1:50051", token: str | None = None, timeout: float = 30.0) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self.stub = pb_grpc.MotionSearchStub(self.channel)
+        self.metadata = [("authorization", f"Bearer {token}")] if token else None
+        self.timeout = timeout
+
+    def _call(self, method, request):
+        return method(request, timeout=self.timeout, metadata=self.metadata)
+
+    def search_text(self, text: str, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
+        return self._call(self.stub.SearchText, pb.SearchTextRequest(text=text, options=options))
+
+    def search_speech(self, audio_file: Path, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
+        def messages() -> Iterator[pb.SearchSpeechRequest]:
+            yield pb.SearchSpeechRequest(config=pb.AudioConfig(encoding=pb.AUDIO_ENCODING_FILE, options=options))
+            data = Path(audio_file).read_bytes()
+            for i in range(0, len(data), CHUNK):
+                yield pb.SearchSpeechRequest(chunk=data[i : i + CHUNK])
+
+        return self._call(self.stub.SearchSpeech, messages())
+
+    def search_motion(self, bvh_file: Path, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
+        request = pb.SearchMotionRequest(bvh=Path(bvh_file).read_bytes(), options=options)
+        return self._call(self.stub.SearchMotion, request)
+
+    def get_motion(self, motion_id: str, **options) -> bytes:
+        chunks = self._call(self.stub.GetMotion, pb.GetMotionRequest(id=motion_id, **options))
+        return b"".join(chunk.data for chunk in chunks)
+
+    def list_motions(self, page_size: int = 100, page_token: str = "") -> pb.ListMotionsResponse:
+        return self._call(self.stub.ListMotions, pb.ListMotionsRequest(page_size=page_size, page_token=page_token))
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def print_hits(response: pb.SearchResponse) -> None:
+    print(f"{len(response.hits)} of {response.library_size} motions ({response.server_ms:.1f} ms on the server)")
+    for hit in response.hits:
+        m = hit.motion
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {m.id:<48} {m.content}/{m.style}  {m.seconds:.1f} s  {m.caption}")
+
+
+def save_hits(client: Client, response: pb.SearchResponse, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for hit in response.hits:
+        path = folder / f"{hit.rank:02d}_{hit.motion.id}.bvh"
+        path.write_bytes(client.get_motion(hit.motion.id))
+        print(f"saved {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.client", description=__doc__.split("\n")[0])
+    parser.add_argument("--address", default="127.0.0.1:50051")
+    parser.add_argument("--token", default=os.environ.get("MOTIONSEARCH_TOKEN"))
+    parser.add_argument("--timeout", type=float, default=30.0)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, arg in (("search", "text"), ("speech", "file"), ("motion", "file")):
+        sub = commands.add_parser(name)
+        sub.add_argument(arg)
+        sub.add_argument("--top", type=int, default=10)
+        sub.add_argument("--content", action="append", default=[])
+        sub.add_argument("--style", action="append", default=[])
+        sub.add_argument("--mirrors", action="store_true", help="include mirrored copies")
+        sub.add_argument("--save", type=Path, help="write the hits' BVH files here")
+    get = commands.add_parser("get")
+    get.add_argument("id")
+    get.add_argument("--out", type=Path)
+    get.add_argument("--fps", type=float, default=0.0)
+    get.add_argument("--in-place", action="store_true")
+    get.add_argument("--mirror", action="store_true")
+    listing = commands.add_parser("list")
+    listing.add_argument("--page-size", type=int, default=20)
+    listing.add_argument("--page-token", default="")
+    args = parser.parse_args(argv)
+
+    client = Client(args.address, args.token, args.timeout)
+    try:
+        if args.command in ("search", "speech", "motion"):
+            options = pb.SearchOptions(top_k=args.top, include_mirrors=args.mirrors,
+                                       filter=pb.Filter(contents=args.content, styles=args.style))  # fmt: skip
+            search = {"search": lambda: client.search_text(args.text, options),
+                      "speech": lambda: client.search_speech(Path(args.file), options),
+                      "motion": lambda: client.search_motion(Path(args.file), options)}[args.command]  # fmt: skip
+            response = search()
+            print_hits(response)
+            if args.save:
+                save_hits(client, response, args.save)
+        elif args.command == "get":
+            data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror)
+            out = args.out or Path(f"{args.id}.bvh")
+            out.write_bytes(data)
+            print(f"saved {out} ({len(data):,} bytes)")
+        else:
+            page = client.list_motions(args.page_size, args.page_token)
+            for m in page.motions:
+                print(f"{m.id:<48} {m.content}/{m.style}  {m.seconds:.1f} s")
+            print(f"{len(page.motions)} of {page.total}" + (f"; next page: --page-token {page.next_page_token}"
+                                                           if page.next_page_token else ""))  # fmt: skip
+    except grpc.RpcError as error:
+        print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Run the motionsearch gRPC server: ``python -m server.serve`` (no flags needed).
+
+With no flags it serves the shipped default model (``model/weights/default``, exported once
+to an ONNX bundle under ``build/bundle``) over the library of ``$MOTIONSEARCH_DATASET`` (the
+Bandai Namco dataset folder) or, when that is unset, the committed demo library
+``data/demo``; the library is indexed on first start (a progress bar) into
+``build/library/<model digest>``, so a new model never searches stale embeddings. It binds
+127.0.0.1:50051, logs the address, the ONNX Runtime providers really in use and the
+library size, serves gRPC health checking and reflection, and on SIGTERM or Ctrl-C stops
+taking calls and drains the ones in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from exporter.bundle import Bundle
+from motionsearch.v1 import motionsearch_pb2 as pb
+from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from server.encoders import Encoders
+from server.index import open_index
+from server.library import BANDAI_NAMCO, ClipInfo, Library
+from server.service import Limits, MotionSearchServicer
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RUN = ROOT / "model" / "weights" / "default"
+DATASET_ENV = "MOTIONSEARCH_DATASET"
+SERVICE = pb.DESCRIPTOR.services_by_name["MotionSearch"].full_name
+log = logging.getLogger("motionsearch.server")
+
+
+class TokenAuth(grpc.ServerInterceptor):
+    """Require ``authorization: Bearer TOKEN`` metadata on every call except health checks."""
+
+    def __init__(self, token: str) -> None:
+        self.expected = f"Bearer {token}"
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token (metadata authorization: Bearer …)")
+
+        self.deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if method.startswith("/grpc.health.") or metadata.get("authorization") == self.expected:
+            return continuation(handler_call_details)
+        return self.deny
+
+
+def ensure_bundle(bundle: Path, run: Path) -> Path:
+    """The ONNX bundle, exported from ``run`` first if it is not there (a one-time step that needs torch)."""
+    if (bundle / "manifest.json").exists():
+        return bundle
+    if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():
+        raise SystemExit(f"no ONNX bundle at {bundle} and no trained model at {run} to export it from")
+    log.info("exporting %s to the ONNX bundle %s (once)", run, bundle)
+    result = subprocess.run([sys.executable, "-m", "exporter", "--run", str(run), "--out", str(bundle)])
+    if result.returncode:
+        raise SystemExit(f"exporting the model failed (exit {result.returncode}); install the exporter with "
+                         f"pip install -e '.[export]' or pass --bundle DIR")  # fmt: skip
+    return bundle
+
+
+def dataset_clips(folder: Path) -> list[ClipInfo]:
+    """The labelled clips of a Bandai Namco folder (the full dataset or the demo library)."""
+    from dataset.captions import generate_captions
+    from dataset.labels import find_clips
+
+    return [ClipInfo(c.path, c.id, c.content, c.style, "bandai-namco", BANDAI_NAMCO,
+                     generate_captions(c.content, c.style, "descriptive", n=1, key=c.id)[0])
+            for c in find_clips(folder)]  # fmt: skip
+
+
+def build_server(
+    library: Library,
+    address: str,
+    limits: Limits,
+    workers: int = 16,
+    token: str | None = None,
+    tls: tuple[bytes, bytes] | None = None,
+    max_message_mb: int = 16,
+) -> tuple[grpc.Server, int]:
+    """A started-ready (not started) server with the service, health and reflection; returns it and its port."""
+    options = [("grpc.max_receive_message_length", max_message_mb * 2**20),
+               ("grpc.max_send_message_length", max_message_mb * 2**20)]  # fmt: skip
+    interceptors = [TokenAuth(token)] if token else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options, interceptors=interceptors)
+    pb_grpc.add_MotionSearchServicer_to_server(MotionSearchServicer(library, limits), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in (SERVICE, ""):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    server.health = health_servicer  # for the drain on shutdown
+    reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    credentials = grpc.ssl_server_credentials([tls]) if tls else None
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    if not port:
+        raise SystemExit(f"cannot bind {address}")
+    return server, port
+
+
+def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: str | None) -> Library:
+    folder = folder / bundle.digest[:16]
+    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim)
+    return Library(folder, index, encoders)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--address", default="127.0.0.1:50051", help="host:port (default loopback only)")
+    parser.add_argument("--run", type=Path, default=DEFAULT_RUN, help="trained model to export when --bundle is absent")
+    parser.add_argument("--bundle", type=Path, default=ROOT / "build" / "bundle")
+    parser.add_argument("--library", type=Path, default=ROOT / "build" / "library", help="library folder")
+    parser.add_argument("--index", help="edge:PATH (default, embedded), qdrant:URL?collection=NAME, qdrant-local:PATH")
+    parser.add_argument("--source", type=Path, help=f"BVH folder to index (default ${DATASET_ENV}, else data/demo)")
+    parser.add_argument("--token", default=os.environ.get("MOTIONSEARCH_TOKEN"), help="require this bearer token")
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--max-message-mb", type=int, default=16)
+    parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain in-flight calls on shutdown")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("TLS needs both --tls-cert and --tls-key")
+
+    bundle = Bundle.load(ensure_bundle(args.bundle, args.run))
+    encoders = Encoders.open(bundle.path)
+    log.info("model %s (epoch %s), ONNX Runtime providers in use: %s", bundle.model.get("name"),
+             bundle.model.get("epoch"), ", ".join(encoders.providers))  # fmt: skip
+    library = open_library(bundle, encoders, args.library, args.index)
+    source = args.source or Path(os.environ.get(DATASET_ENV) or ROOT / "data" / "demo")
+    report = library.ingest(dataset_clips(source))
+    log.info("library: %d motions (%d clips new, %d failed) from %s", len(library), len(report.added),
+             len(report.failed), source)  # fmt: skip
+    if not os.environ.get(DATASET_ENV) and not args.source:
+        log.info("this is the demo library; for the full Bandai Namco dataset (3,076 clips) set %s to its folder "
+                 "(see README) and restart", DATASET_ENV)  # fmt: skip
+
+    tls = (args.tls_key.read_bytes(), args.tls_cert.read_bytes()) if args.tls_cert else None
+    server, port = build_server(library, args.address, Limits(), args.workers, args.token, tls, args.max_message_mb)
+    server.start()
+    host = args.address.rsplit(":", 1)[0]
+    log.info("serving motionsearch.v1 on %s:%d%s%s", host, port, " (TLS)" if tls else "",
+             " (token required)" if args.token else "")  # fmt: skip
+
+    stopping = threading.Event()
+
+    def stop(signum, frame):
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("draining in-flight calls (up to %.0f s)", args.grace)
+        server.health.enter_graceful_shutdown()
+        threading.Thread(target=lambda: server.stop(args.grace).wait(), daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.wait_for_termination()
+    library.index.close()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
