@@ -30,6 +30,13 @@ def score(test_results: dict) -> float:
     return sum(test_results[key]["all_labels"]["R@1"] for key in SCORED) / len(SCORED)
 
 
+def cached_video(data: Path) -> dict:
+    """The frame count and size the video features were cached with (the exporter must match them)."""
+    manifest = data / "cache" / "manifest.json"
+    video = json.loads(manifest.read_text()).get("video", {}) if manifest.exists() else {}
+    return {k: video[k] for k in ("frames", "size") if k in video}
+
+
 def release(run: Path, out: Path, force: bool = False) -> dict:
     eval_json = run / "eval.json"
     if not eval_json.exists():
@@ -52,6 +59,7 @@ def release(run: Path, out: Path, force: bool = False) -> dict:
     if not stats.exists():
         raise FileNotFoundError(f"{stats} is missing: the release needs the motion feature statistics of its data")
     (out / "feature_stats.npz").write_bytes(stats.read_bytes())
+    resolved_data = resolved["data"]
     resolved["data"] = ""  # the machine's dataset folder stays out of the release; pass --data to evaluate
     (out / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     meta = json.loads((run / "meta.json").read_text())
@@ -67,6 +75,7 @@ def release(run: Path, out: Path, force: bool = False) -> dict:
         "score_definition": f"mean R@1 (label relevance, test split) of {', '.join(SCORED)}",
         "test_R@1_labels": {k: v["all_labels"]["R@1"] for k, v in test.items()},
         "sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+        "video": cached_video(Path(resolved_data)),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest

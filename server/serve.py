@@ -13,6 +13,7 @@ taking calls and drains the ones in flight.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -61,9 +62,14 @@ class TokenAuth(grpc.ServerInterceptor):
 
 
 def ensure_bundle(bundle: Path, run: Path) -> Path:
-    """The ONNX bundle, exported from ``run`` first if it is not there (a one-time step that needs torch)."""
+    """The ONNX bundle, exported from ``run`` first if it is missing or from other weights (needs torch)."""
+    release = run / "manifest.json"
+    wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
     if (bundle / "manifest.json").exists():
-        return bundle
+        have = json.loads((bundle / "manifest.json").read_text()).get("model", {}).get("weights_sha256")
+        if wanted is None or have == wanted:
+            return bundle
+        log.info("the bundle %s is from other weights than %s: exporting again", bundle, run)
     if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():
         raise SystemExit(f"no ONNX bundle at {bundle} and no trained model at {run} to export it from")
     log.info("exporting %s to the ONNX bundle %s (once)", run, bundle)
