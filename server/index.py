@@ -1,0 +1,355 @@
+"""The motion index: embedded Qdrant Edge by default, the same interface over a Qdrant server or cluster.
+
+Each motion is a point with two named vectors and a payload:
+
+* ``pooled``: the weight-averaged tokens, L2-normalised (dense, HNSW) — the first, cheap stage;
+* ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
+* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256, and the
+  motion's token ``weights`` (needed for the exact score).
+
+A search prefetches ``candidates`` points on the pooled vector, reranks them by MaxSim with the
+query's token weights folded into the query tokens (``a_i * Lq * q_i``: the first direction of
+Eq. 8 up to a constant), and rescores the best exactly with Eq. 8 in numpy (both directions,
+both sides' weights). ``search_exact`` scores every matching motion the same way (the reference
+the two-stage search is measured against). Point ids are UUIDv5 of the motion id (Qdrant
+wants integers or UUIDs); the id itself lives in the payload. Writes go through Qdrant's
+write-ahead log: a batch upserted before a crash is there after a reload, a point is never
+half-written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+
+NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
+POOLED, TOKENS = "pooled", "tokens"
+
+
+@dataclass
+class MotionRecord:
+    id: str
+    tokens: np.ndarray  # (L, D) float32 unit vectors
+    weights: np.ndarray  # (L,) float32 summing to 1
+    payload: dict
+
+
+@dataclass
+class SearchFilter:
+    contents: list[str] = field(default_factory=list)
+    styles: list[str] = field(default_factory=list)
+    min_seconds: float = 0.0
+    max_seconds: float = 0.0  # 0 = unbounded
+    source: str = ""
+    include_mirrors: bool = True
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict
+
+
+def point_id(motion_id: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, motion_id))
+
+
+def pooled(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    v = (weights[:, None] * tokens).sum(0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def eq8(q: np.ndarray, a: np.ndarray, m: np.ndarray, b: np.ndarray) -> float:
+    """The paper's Eq. 8: weighted max over the other side's tokens, both directions averaged."""
+    s = q @ m.T
+    return 0.5 * float(a @ s.max(1) + b @ s.max(0))
+
+
+def folded(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Query tokens scaled by their weights (times their count, to keep MaxSim scores near 1)."""
+    return tokens * (weights * len(weights))[:, None]
+
+
+def _matches(payload: dict, flt: SearchFilter | None) -> bool:
+    if flt is None:
+        return True
+    seconds = payload.get("seconds", 0.0)
+    return ((not flt.contents or payload.get("content") in flt.contents)
+            and (not flt.styles or payload.get("style") in flt.styles)
+            and seconds >= flt.min_seconds and (not flt.max_seconds or seconds <= flt.max_seconds)
+            and (not flt.source or payload.get("source") == flt.source)
+            and (flt.include_mirrors or not payload.get("mirror")))  # fmt: skip
+
+
+class MotionIndex:
+    """What the server needs from an index; the backends below implement the storage calls."""
+
+    dim: int
+
+    def upsert(self, records: list[MotionRecord]) -> None:
+        raise NotImplementedError
+
+    def delete(self, ids: list[str]) -> int:
+        raise NotImplementedError
+
+    def get(self, motion_id: str) -> MotionRecord | None:
+        raise NotImplementedError
+
+    def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
+        raise NotImplementedError
+
+    def candidates(self, tokens: np.ndarray, weights: np.ndarray, n: int, flt: SearchFilter | None) -> list:
+        """(id, tokens, weights, payload) of up to ``n`` points: pooled prefetch then MaxSim."""
+        raise NotImplementedError
+
+    def all_records(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
+        records, total = self.list(0, 1_000_000, flt)
+        return records
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def _check(self, tokens: np.ndarray, weights: np.ndarray) -> None:
+        if tokens.ndim != 2 or tokens.shape[1] != self.dim or len(weights) != len(tokens) or not len(tokens):
+            raise ValueError(f"expected (L, {self.dim}) tokens and (L,) weights, got {tokens.shape}, {weights.shape}")
+
+    def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
+               candidates: int = 100) -> list[Hit]:  # fmt: skip
+        """Two-stage search, exact Eq. 8 scores of the best ``candidates`` after MaxSim."""
+        self._check(tokens, weights)
+        found = self.candidates(tokens, weights, max(candidates, top_k), filter)
+        hits = [Hit(i, eq8(tokens, weights, m, b), p) for i, m, b, p in found]
+        return sorted(hits, key=lambda h: -h.score)[:top_k]
+
+    def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
+                     filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
+        """Eq. 8 against every matching motion (brute force)."""
+        self._check(tokens, weights)
+        hits = [Hit(r.id, eq8(tokens, weights, r.tokens, r.weights), r.payload) for r in self.all_records(filter)]
+        return sorted(hits, key=lambda h: -h.score)[:top_k]
+
+
+def _payload(record: MotionRecord) -> dict:
+    kind = "mirror" if record.payload.get("mirror") else "clip"
+    return {**record.payload, "id": record.id, "kind": kind, "weights": [float(w) for w in record.weights]}
+
+
+def _record(motion_id_payload: dict, tokens) -> MotionRecord:
+    payload = dict(motion_id_payload)
+    weights = np.asarray(payload.pop("weights"), dtype=np.float32)
+    payload.pop("kind", None)
+    return MotionRecord(payload["id"], np.asarray(tokens, dtype=np.float32), weights, payload)
+
+
+class EdgeIndex(MotionIndex):
+    """Qdrant Edge, embedded in the process: a shard folder on disk."""
+
+    def __init__(self, path: str | Path, dim: int) -> None:
+        import qdrant_edge as q
+
+        self.q, self.dim, self.path = q, int(dim), Path(path)
+        config = q.EdgeConfig(vectors={
+            POOLED: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot),
+            TOKENS: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot, datatype=q.VectorStorageDatatype.Float16,
+                                       multivector_config=q.MultiVectorConfig(q.MultiVectorComparator.MaxSim),
+                                       hnsw_config=q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)),
+        })  # fmt: skip
+        exists = self.path.exists() and any(self.path.iterdir())
+        if exists:
+            try:
+                self.shard = q.EdgeShard.load(str(self.path), config)
+            except Exception as error:  # noqa: BLE001 - Qdrant raises its own exception types
+                raise ValueError(f"the index at {self.path} does not fit {self.dim}-d vectors: {error}") from None
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.shard = q.EdgeShard.create(str(self.path), config)
+
+    def _filter(self, flt: SearchFilter | None):
+        q = self.q
+        if flt is None:
+            return None
+        must = []
+        if flt.contents:
+            must.append(q.FieldCondition("content", match=q.MatchAny(list(flt.contents))))
+        if flt.styles:
+            must.append(q.FieldCondition("style", match=q.MatchAny(list(flt.styles))))
+        if flt.min_seconds or flt.max_seconds:
+            must.append(q.FieldCondition("seconds", range=q.RangeFloat(gte=flt.min_seconds or None,
+                                                                        lte=flt.max_seconds or None)))  # fmt: skip
+        if flt.source:
+            must.append(q.FieldCondition("source", match=q.MatchValue(flt.source)))
+        if not flt.include_mirrors:  # Qdrant Edge 0.9 does not match booleans: the keyword copy of the flag
+            must.append(q.FieldCondition("kind", match=q.MatchValue("clip")))
+        return q.Filter(must=must) if must else None
+
+    def upsert(self, records: list[MotionRecord]) -> None:
+        points = []
+        for r in records:
+            self._check(r.tokens, r.weights)
+            vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            points.append(self.q.Point(point_id(r.id), vectors, _payload(r)))
+        self.shard.update(self.q.UpdateOperation.upsert_points(points))
+        self.shard.flush()
+
+    def delete(self, ids: list[str]) -> int:
+        present = [i for i in ids if self.get(i) is not None]
+        if present:
+            self.shard.update(self.q.UpdateOperation.delete_points([point_id(i) for i in present]))
+            self.shard.flush()
+        return len(present)
+
+    def get(self, motion_id: str) -> MotionRecord | None:
+        found = self.shard.retrieve([point_id(motion_id)], True, True)
+        return _record(found[0].payload, found[0].vector[TOKENS]) if found else None
+
+    def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
+        total = self.shard.count(self.q.CountRequest(exact=True, filter=self._filter(flt)))
+        if offset >= total:
+            return [], total
+        # ordered by motion id (point ids are hashes): every matching id is read, vectors for the page only
+        points, _ = self.shard.scroll(
+            self.q.ScrollRequest(
+                limit=total, filter=self._filter(flt), with_payload=self.q.PayloadSelector.Include(["id"])
+            )
+        )
+        page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
+        found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, True)}
+        return [_record(found[i].payload, found[i].vector[TOKENS]) for i in page], total
+
+    def candidates(self, tokens, weights, n, flt):
+        q = self.q
+        flt = self._filter(flt)
+        prefetch = q.Prefetch(limit=n, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
+                              filter=flt)  # fmt: skip
+        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=True, with_vector=True,
+                                 query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
+        out = []
+        for p in self.shard.query(request):
+            record = _record(p.payload, p.vector[TOKENS])
+            out.append((record.id, record.tokens, record.weights, record.payload))
+        return out
+
+    def optimize(self) -> None:
+        """Build the HNSW graph of the pooled vectors (after a bulk ingest)."""
+        self.shard.optimize()
+
+    def __len__(self) -> int:
+        return self.shard.count(self.q.CountRequest(exact=True))
+
+    def close(self) -> None:
+        self.shard.close()
+
+
+class QdrantClientIndex(EdgeIndex):
+    """The same index over ``qdrant-client``: a Qdrant server or cluster (url, api_key, collection), or
+    its local mode (``path`` or ":memory:") for tests. Filters and queries are the client's models."""
+
+    def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
+                 collection: str = "motions") -> None:  # fmt: skip
+        from qdrant_client import QdrantClient, models
+
+        self.m, self.dim, self.collection = models, int(dim), collection
+        self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path or ":memory:")
+        if not self.client.collection_exists(collection):
+            self.client.create_collection(collection, vectors_config={
+                POOLED: models.VectorParams(size=self.dim, distance=models.Distance.DOT),
+                TOKENS: models.VectorParams(size=self.dim, distance=models.Distance.DOT,
+                                            multivector_config=models.MultiVectorConfig(
+                                                comparator=models.MultiVectorComparator.MAX_SIM),
+                                            hnsw_config=models.HnswConfigDiff(m=0)),
+            })  # fmt: skip
+
+    def _filter(self, flt: SearchFilter | None):
+        m = self.m
+        if flt is None:
+            return None
+        must = []
+        if flt.contents:
+            must.append(m.FieldCondition(key="content", match=m.MatchAny(any=list(flt.contents))))
+        if flt.styles:
+            must.append(m.FieldCondition(key="style", match=m.MatchAny(any=list(flt.styles))))
+        if flt.min_seconds or flt.max_seconds:
+            must.append(m.FieldCondition(key="seconds", range=m.Range(gte=flt.min_seconds or None,
+                                                                     lte=flt.max_seconds or None)))  # fmt: skip
+        if flt.source:
+            must.append(m.FieldCondition(key="source", match=m.MatchValue(value=flt.source)))
+        if not flt.include_mirrors:
+            must.append(m.FieldCondition(key="kind", match=m.MatchValue(value="clip")))
+        return m.Filter(must=must) if must else None
+
+    def upsert(self, records: list[MotionRecord]) -> None:
+        points = []
+        for r in records:
+            self._check(r.tokens, r.weights)
+            vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            points.append(self.m.PointStruct(id=point_id(r.id), vector=vectors, payload=_payload(r)))
+        self.client.upsert(self.collection, points, wait=True)
+
+    def delete(self, ids: list[str]) -> int:
+        present = [i for i in ids if self.get(i) is not None]
+        if present:
+            self.client.delete(self.collection, self.m.PointIdsList(points=[point_id(i) for i in present]), wait=True)
+        return len(present)
+
+    def get(self, motion_id: str) -> MotionRecord | None:
+        found = self.client.retrieve(self.collection, [point_id(motion_id)], with_payload=True, with_vectors=True)
+        return _record(found[0].payload, found[0].vector[TOKENS]) if found else None
+
+    def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
+        total = self.client.count(self.collection, count_filter=self._filter(flt), exact=True).count
+        if offset >= total:
+            return [], total
+        points, _ = self.client.scroll(self.collection, scroll_filter=self._filter(flt), limit=total,
+                                       with_payload=["id"])  # fmt: skip
+        page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
+        found = {p.payload["id"]: p for p in self.client.retrieve(self.collection, [point_id(i) for i in page],
+                                                                  with_payload=True, with_vectors=True)}  # fmt: skip
+        return [_record(found[i].payload, found[i].vector[TOKENS]) for i in page], total
+
+    def candidates(self, tokens, weights, n, flt):
+        m = self.m
+        flt = self._filter(flt)
+        prefetch = m.Prefetch(query=pooled(tokens, weights).tolist(), using=POOLED, limit=n, filter=flt)
+        points = self.client.query_points(self.collection, prefetch=prefetch, query=folded(tokens, weights).tolist(),
+                                          using=TOKENS, limit=n, query_filter=flt, with_payload=True,
+                                          with_vectors=True).points  # fmt: skip
+        out = []
+        for p in points:
+            record = _record(p.payload, p.vector[TOKENS])
+            out.append((record.id, record.tokens, record.weights, record.payload))
+        return out
+
+    def optimize(self) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return self.client.count(self.collection, exact=True).count
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_index(spec: str, dim: int) -> MotionIndex:
+    """``edge:PATH`` (or a bare path), ``qdrant:URL?collection=NAME`` (API key from $QDRANT_API_KEY),
+    ``qdrant-local:PATH``."""
+    import os
+
+    kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
+    if kind == "edge":
+        return EdgeIndex(rest, dim)
+    if kind == "qdrant":
+        url = urlparse(rest)
+        collection = parse_qs(url.query).get("collection", ["motions"])[0]
+        return QdrantClientIndex(dim, url=url._replace(query="").geturl(), api_key=os.environ.get("QDRANT_API_KEY"),
+                                 collection=collection)  # fmt: skip
+    if kind == "qdrant-local":
+        return QdrantClientIndex(dim, path=rest)
+    raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")
