@@ -37,3 +37,15 @@ def test_server_latency_smoke(tmp_path, onnx_bundle, demo_clips):
     assert saved["library"]["motions"] == 2 * len(demo_clips) == result["library"]["motions"]
     assert saved["load"]["errors"] == 0 and saved["text_ms"]["p50"] > 0 and saved["stream_mb_per_s"] > 0
     assert saved["providers"][-1] == "CPUExecutionProvider"
+
+
+def test_index_search_smoke(tmp_path):
+    from bench import index_search
+
+    out = tmp_path / "index.json"
+    result = index_search.main(
+        ["--motions", "600", "--tokens", "24", "--dim", "32", "--queries", "10", "--out", str(out)]
+    )
+    saved = json.loads(out.read_text())
+    assert saved["library"]["motions"] == 600 and saved["two_stage_ms"]["n"] == 10
+    assert saved["top10_overlap"] == result["top10_overlap"] >= 0.9 and saved["speedup_p50"] > 0

@@ -1,0 +1,116 @@
+"""Two-stage index search against exact brute force, side by side in one run.
+
+    python -m bench.index_search [--motions 100000] [--tokens 104] [--dim 128] [--queries 100] [--out FILE]
+
+Builds a synthetic library in a fresh Qdrant Edge shard (tokens scattered around per-motion
+centres, like real embeddings; 104 tokens of 128 dims is the default model's 8 body parts x 13
+time steps), then for the same queries measures the two-stage search (pooled-vector HNSW
+prefetch -> MaxSim -> exact Eq. 8 rescoring, ``server.index``) and exact brute-force Eq. 8 in
+numpy over every motion (the matrices held in memory, the fastest exact baseline). Reports
+p50/p95 latency of both, the speed-up ratio, the mean top-10 overlap, ingest throughput and
+RSS. ``--library-npz`` uses real embeddings instead (arrays ``tokens`` (N, L, D), ``weights``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.common import write_result
+from bench.server_latency import percentiles, rss_mib
+from server.index import EdgeIndex, MotionRecord
+
+
+def synthetic(n: int, tokens: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n, 1, dim)).astype(np.float32)
+    x = centres + 0.6 * rng.normal(size=(n, tokens, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    w = rng.random((n, tokens)).astype(np.float32) + 0.1
+    return x.astype(np.float16), w / w.sum(1, keepdims=True)
+
+
+def exact_scores(
+    q: np.ndarray, a: np.ndarray, tokens: np.ndarray, weights: np.ndarray, chunk: int = 4096
+) -> np.ndarray:
+    """Eq. 8 of one query against every motion, in chunks (tokens (N, L, D) float16)."""
+    out = np.empty(len(tokens), dtype=np.float32)
+    for i in range(0, len(tokens), chunk):
+        s = np.einsum("qd,nld->nql", q, tokens[i : i + chunk].astype(np.float32))
+        out[i : i + chunk] = 0.5 * (s.max(2) @ a + (s.max(1) * weights[i : i + chunk]).sum(1))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.index_search", description=__doc__.split("\n")[0])
+    parser.add_argument("--motions", type=int, default=100_000)
+    parser.add_argument("--tokens", type=int, default=104)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--library-npz", type=Path, help="real embeddings: tokens (N, L, D) and weights (N, L)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.library_npz:
+        data = np.load(args.library_npz)
+        tokens, weights = data["tokens"].astype(np.float16), data["weights"].astype(np.float32)
+    else:
+        tokens, weights = synthetic(args.motions, args.tokens, args.dim, seed=0)
+    n, _, dim = tokens.shape
+    rss_start = rss_mib()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = EdgeIndex(Path(tmp) / "index", dim)
+        start = time.perf_counter()
+        for i in tqdm(range(0, n, 1000), desc="ingest", unit="k motions"):
+            index.upsert([MotionRecord(f"m{j:07d}", tokens[j].astype(np.float32), weights[j], {"seconds": 1.0})
+                          for j in range(i, min(n, i + 1000))])  # fmt: skip
+        ingest_s = time.perf_counter() - start
+        start = time.perf_counter()
+        index.optimize()
+        optimize_s = time.perf_counter() - start
+        rss_index = rss_mib()
+
+        queries = [(tokens[i].astype(np.float32), weights[i]) for i in range(0, n, max(1, n // args.queries))]
+        queries = queries[: args.queries]
+        two_stage_ms, exact_ms, overlaps = [], [], []
+        for q, a in tqdm(queries, desc="queries", unit="query"):
+            start = time.perf_counter()
+            hits = index.search(q, a, top_k=10, candidates=args.candidates)
+            two_stage_ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            exact = np.argsort(-exact_scores(q, a, tokens, weights))[:10]
+            exact_ms.append((time.perf_counter() - start) * 1000)
+            overlaps.append(len({h.id for h in hits} & {f"m{j:07d}" for j in exact}) / 10)
+        index.close()
+
+    result = {
+        "library": {
+            "motions": n,
+            "tokens_per_motion": int(tokens.shape[1]),
+            "dim": dim,
+            "kind": str(args.library_npz) if args.library_npz else "synthetic",
+        },  # fmt: skip
+        "candidates": args.candidates,
+        "ingest_motions_per_s": round(n / ingest_s, 1),
+        "optimize_s": round(optimize_s, 1),
+        "two_stage_ms": percentiles(two_stage_ms),
+        "exact_numpy_ms": percentiles(exact_ms),
+        "speedup_p50": round(float(np.median(exact_ms) / np.median(two_stage_ms)), 1),
+        "top10_overlap": round(float(np.mean(overlaps)), 4),
+        "rss_mib": {"start": round(rss_start, 1), "after_index": round(rss_index, 1)},
+    }
+    path = write_result("index_search", result, args.out)
+    fast, exact = result["two_stage_ms"]["p50"], result["exact_numpy_ms"]["p50"]
+    print(f"{n} motions: two-stage p50 {fast} ms, exact p50 {exact} ms ({result['speedup_p50']}x), "
+          f"top-10 overlap {result['top10_overlap']}; wrote {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
