@@ -107,8 +107,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     path = write_result("index_search", result, args.out)
     fast, exact = result["two_stage_ms"]["p50"], result["exact_numpy_ms"]["p50"]
-    print(f"{n} motions: two-stage p50 {fast} ms, exact p50 {exact} ms ({result['speedup_p50']}x), "
-          f"top-10 overlap {result['top10_overlap']}; wrote {path}")
+    print(
+        f"{n} motions: two-stage p50 {fast} ms, exact p50 {exact} ms ({result['speedup_p50']}x), "
+        f"top-10 overlap {result['top10_overlap']}; wrote {path}"
+    )
     return result
 
 

@@ -16,54 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 
+from motionsearch.client import Client
 from motionsearch.v1 import motionsearch_pb2 as pb
-from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
-
-CHUNK = 64 * 1024
-
-
-class Client:
-    """A thin typed wrapper over the generated stub (the same calls the Blender add-on makes)."""
-
-    def __init__(self, address: str = "127.0.0.1:50051", token: str | None = None, timeout: float = 30.0) -> None:
-        self.channel = grpc.insecure_channel(address)
-        self.stub = pb_grpc.MotionSearchStub(self.channel)
-        self.metadata = [("authorization", f"Bearer {token}")] if token else None
-        self.timeout = timeout
-
-    def _call(self, method, request):
-        return method(request, timeout=self.timeout, metadata=self.metadata)
-
-    def search_text(self, text: str, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
-        return self._call(self.stub.SearchText, pb.SearchTextRequest(text=text, options=options))
-
-    def search_speech(self, audio_file: Path, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
-        def messages() -> Iterator[pb.SearchSpeechRequest]:
-            yield pb.SearchSpeechRequest(config=pb.AudioConfig(encoding=pb.AUDIO_ENCODING_FILE, options=options))
-            data = Path(audio_file).read_bytes()
-            for i in range(0, len(data), CHUNK):
-                yield pb.SearchSpeechRequest(chunk=data[i : i + CHUNK])
-
-        return self._call(self.stub.SearchSpeech, messages())
-
-    def search_motion(self, bvh_file: Path, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
-        request = pb.SearchMotionRequest(bvh=Path(bvh_file).read_bytes(), options=options)
-        return self._call(self.stub.SearchMotion, request)
-
-    def get_motion(self, motion_id: str, **options) -> bytes:
-        chunks = self._call(self.stub.GetMotion, pb.GetMotionRequest(id=motion_id, **options))
-        return b"".join(chunk.data for chunk in chunks)
-
-    def list_motions(self, page_size: int = 100, page_token: str = "") -> pb.ListMotionsResponse:
-        return self._call(self.stub.ListMotions, pb.ListMotionsRequest(page_size=page_size, page_token=page_token))
-
-    def close(self) -> None:
-        self.channel.close()
 
 
 def print_hits(response: pb.SearchResponse) -> None:
