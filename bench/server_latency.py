@@ -60,21 +60,21 @@ def rss_mib() -> float:
 
 
 def utterances(n: int, seed: int = 0) -> list[bytes]:
-    """n WAV files of spoken-style captions by the test-only voices, about 3-5 s each."""
+    """n WAV files by the test-only voices, about 4 s each: a spoken-style request followed by a description."""
     from dataset.speech import synthesize
     from dataset.voices import voices_for
 
     rng = random.Random(seed)
     voices = voices_for("test")
     out = []
-    while len(out) < n:
-        text = generate_captions(rng.choice(["walk", "wave-left-hand", "run", "kick"]), "normal", "spoken", n=1,
-                                 key=str(len(out)))[0]  # fmt: skip
-        audio = synthesize(text, voices[len(out) % len(voices)])
-        if 3.0 <= len(audio) / 16000 <= 6.0:
-            buffer = io.BytesIO()
-            sf.write(buffer, audio, 16000, format="WAV")
-            out.append(buffer.getvalue())
+    for i in range(n):
+        content = rng.choice(["walk", "wave-left-hand", "run", "kick"])
+        spoken, descriptive = (generate_captions(content, "normal", register, n=1, key=str(i))[0]
+                               for register in ("spoken", "descriptive"))  # fmt: skip
+        audio = synthesize(f"{spoken}, {descriptive}", voices[i % len(voices)])
+        buffer = io.BytesIO()
+        sf.write(buffer, audio, 16000, format="WAV")
+        out.append(buffer.getvalue())
     return out
 
 

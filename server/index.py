@@ -19,6 +19,7 @@ half-written.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
 POOLED, TOKENS = "pooled", "tokens"
+INDEX_LAYOUT = "v2"  # v2: float16 token copy in the payload
 
 
 @dataclass
@@ -138,15 +140,24 @@ class MotionIndex:
 
 
 def _payload(record: MotionRecord) -> dict:
+    """The stored payload: the record's, plus the weights and a float16 copy of the tokens.
+
+    The token copy lets a search read its candidates' tokens as one string each: asking the
+    index for the multivectors themselves returns thousands of Python floats per motion,
+    which costs more than the whole rest of a query.
+    """
     kind = "mirror" if record.payload.get("mirror") else "clip"
-    return {**record.payload, "id": record.id, "kind": kind, "weights": [float(w) for w in record.weights]}
+    tokens = base64.b64encode(record.tokens.astype("<f2").tobytes()).decode("ascii")
+    return {**record.payload, "id": record.id, "kind": kind, "weights": [float(w) for w in record.weights],
+            TOKENS: tokens}  # fmt: skip
 
 
-def _record(motion_id_payload: dict, tokens) -> MotionRecord:
-    payload = dict(motion_id_payload)
+def _record(stored: dict) -> MotionRecord:
+    payload = dict(stored)
     weights = np.asarray(payload.pop("weights"), dtype=np.float32)
+    tokens = np.frombuffer(base64.b64decode(payload.pop(TOKENS)), dtype="<f2").astype(np.float32)
     payload.pop("kind", None)
-    return MotionRecord(payload["id"], np.asarray(tokens, dtype=np.float32), weights, payload)
+    return MotionRecord(payload["id"], tokens.reshape(len(weights), -1), weights, payload)
 
 
 class EdgeIndex(MotionIndex):
@@ -207,8 +218,8 @@ class EdgeIndex(MotionIndex):
         return len(present)
 
     def get(self, motion_id: str) -> MotionRecord | None:
-        found = self.shard.retrieve([point_id(motion_id)], True, True)
-        return _record(found[0].payload, found[0].vector[TOKENS]) if found else None
+        found = self.shard.retrieve([point_id(motion_id)], True, False)
+        return _record(found[0].payload) if found else None
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         total = self.shard.count(self.q.CountRequest(exact=True, filter=self._filter(flt)))
@@ -221,19 +232,19 @@ class EdgeIndex(MotionIndex):
             )
         )
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
-        found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, True)}
-        return [_record(found[i].payload, found[i].vector[TOKENS]) for i in page], total
+        found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, False)}
+        return [_record(found[i].payload) for i in page], total
 
     def candidates(self, tokens, weights, n, flt):
         q = self.q
         flt = self._filter(flt)
         prefetch = q.Prefetch(limit=n, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
                               filter=flt)  # fmt: skip
-        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=True, with_vector=True,
+        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=True, with_vector=False,
                                  query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
         out = []
         for p in self.shard.query(request):
-            record = _record(p.payload, p.vector[TOKENS])
+            record = _record(p.payload)
             out.append((record.id, record.tokens, record.weights, record.payload))
         return out
 
@@ -300,8 +311,8 @@ class QdrantClientIndex(EdgeIndex):
         return len(present)
 
     def get(self, motion_id: str) -> MotionRecord | None:
-        found = self.client.retrieve(self.collection, [point_id(motion_id)], with_payload=True, with_vectors=True)
-        return _record(found[0].payload, found[0].vector[TOKENS]) if found else None
+        found = self.client.retrieve(self.collection, [point_id(motion_id)], with_payload=True, with_vectors=False)
+        return _record(found[0].payload) if found else None
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         total = self.client.count(self.collection, count_filter=self._filter(flt), exact=True).count
@@ -311,8 +322,8 @@ class QdrantClientIndex(EdgeIndex):
                                        with_payload=["id"])  # fmt: skip
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
         found = {p.payload["id"]: p for p in self.client.retrieve(self.collection, [point_id(i) for i in page],
-                                                                  with_payload=True, with_vectors=True)}  # fmt: skip
-        return [_record(found[i].payload, found[i].vector[TOKENS]) for i in page], total
+                                                                  with_payload=True, with_vectors=False)}  # fmt: skip
+        return [_record(found[i].payload) for i in page], total
 
     def candidates(self, tokens, weights, n, flt):
         m = self.m
@@ -320,10 +331,10 @@ class QdrantClientIndex(EdgeIndex):
         prefetch = m.Prefetch(query=pooled(tokens, weights).tolist(), using=POOLED, limit=n, filter=flt)
         points = self.client.query_points(self.collection, prefetch=prefetch, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
-                                          with_vectors=True).points  # fmt: skip
+                                          with_vectors=False).points  # fmt: skip
         out = []
         for p in points:
-            record = _record(p.payload, p.vector[TOKENS])
+            record = _record(p.payload)
             out.append((record.id, record.tokens, record.weights, record.payload))
         return out
 

@@ -4,7 +4,7 @@ With no flags it serves the shipped default model (``model/weights/default``, ex
 to an ONNX bundle under ``build/bundle``) over the library of ``$MOTIONSEARCH_DATASET`` (the
 Bandai Namco dataset folder) or, when that is unset, the committed demo library
 ``data/demo``; the library is indexed on first start (a progress bar) into
-``build/library/<model digest>``, so a new model never searches stale embeddings. It binds
+``build/library/<model digest>-<index layout>``, so a new model never searches stale embeddings. It binds
 127.0.0.1:50051, logs the address, the ONNX Runtime providers really in use and the
 library size, serves gRPC health checking and reflection, and on SIGTERM or Ctrl-C stops
 taking calls and drains the ones in flight.
@@ -31,7 +31,7 @@ from exporter.bundle import Bundle
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
-from server.index import open_index
+from server.index import INDEX_LAYOUT, open_index
 from server.library import BANDAI_NAMCO, ClipInfo, Library
 from server.service import Limits, MotionSearchServicer
 
@@ -119,7 +119,7 @@ def build_server(
 
 
 def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: str | None) -> Library:
-    folder = folder / bundle.digest[:16]
+    folder = folder / f"{bundle.digest[:16]}-{INDEX_LAYOUT}"  # a new model or index layout starts afresh
     index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim)
     return Library(folder, index, encoders)
 
