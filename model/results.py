@@ -93,6 +93,30 @@ def findings(reports: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def runs_and_gaps(reports: dict[str, dict]) -> str:
+    """Which variants ran (epochs, minutes, parameters) and which configs of model/configs did not."""
+    lines = ["| variant | epochs | training minutes | trained parameters | best epoch |", "|---|---|---|---|---|"]
+    for name in ["cpu"] + sorted(n for n in reports if n != "cpu"):
+        r = reports[name]
+        lines.append(f"| {name} | {len(r['curve'])} | {r['train_seconds'] / 60:.0f} | {r['meta']['parameters']:,} "
+                     f"| {r['epoch'] + 1} |")  # fmt: skip
+    configs = sorted(p.stem for p in (Path(__file__).parent / "configs").glob("ablation-*.yaml"))
+    missing = [c for c in configs if c not in reports]
+    lines += [
+        "",
+        "Variants run side by side on the same data, split, seed and CPU budget (the default model's config "
+        "with one change each). Runs stopped part-way (for memory, when three trained at once) resumed from "
+        "their last checkpoint (their minutes count the resumed part only). "
+        + (
+            f"Not run in this budget (configs ready, `python -m model.ablate "
+            f"--configs {','.join(missing)}`): {', '.join(missing)}."
+            if missing
+            else "Every ablation config ran."
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def curve(report: dict) -> str:
     rows = report["curve"]
     lines = ["| epoch | train loss | validation headline |", "|---|---|---|"]
@@ -137,6 +161,9 @@ def render(folder: Path) -> str:
         "## Baselines and ablations, same data and budget",
         "",
         *[table(variants, "test", protocol) for protocol in PROTOCOLS],
+        "## Runs",
+        "",
+        runs_and_gaps(reports),
         "## What the numbers say",
         "",
         findings(reports),
