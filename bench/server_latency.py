@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         t.join()
     load_s = time.perf_counter() - start
     rss_after = rss_mib()
+    motions = len(library)
     server.stop(None)
     channel.close()
     library.index.close()
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         "library": {
             "source": str(args.source),
             "clips": len(clips),
-            "motions": len(library),
+            "motions": motions,
             "failed": len(report.failed),
         },  # fmt: skip
         "ingest_motions_per_s": round(2 * len(report.added) / ingest_s, 2) if report.added else None,
