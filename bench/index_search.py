@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--query-tokens", type=int, default=16, help="tokens per query (a text query has up to 32)")
-    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--library-npz", type=Path, help="real embeddings: tokens (N, L, D) and weights (N, L)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
