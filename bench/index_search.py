@@ -6,9 +6,10 @@ Builds a synthetic library in a fresh Qdrant Edge shard (tokens scattered around
 centres, like real embeddings; 104 tokens of 128 dims is the default model's 8 body parts x 13
 time steps) and text-like queries (16 noisy tokens of one motion), then for the same queries
 measures the two-stage search (pooled-vector HNSW prefetch -> MaxSim -> exact Eq. 8 rescoring,
-``server.index``) and exact brute-force Eq. 8 in numpy over every motion (the matrices held in memory, the fastest exact baseline). Reports
-p50/p95 latency of both, the speed-up ratio, the mean top-10 overlap, ingest throughput and
-RSS. ``--library-npz`` uses real embeddings instead (arrays ``tokens`` (N, L, D), ``weights``).
+``server.index``) and exact brute-force Eq. 8 in numpy over every motion (the matrices held in
+memory, the fastest exact baseline). Reports p50/p95 latency of both, the speed-up ratio, the
+mean top-10 overlap, ingest throughput and RSS. ``--library-npz`` uses real embeddings instead
+(arrays ``tokens`` (N, L, D), ``weights``).
 """
 
 from __future__ import annotations
