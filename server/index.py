@@ -28,6 +28,7 @@ import numpy as np
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
 POOLED, TOKENS = "pooled", "tokens"
+PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float"}
 INDEX_LAYOUT = "v2"  # v2: float16 token copy (hex) in the payload
 
 
@@ -181,6 +182,15 @@ class EdgeIndex(MotionIndex):
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self.shard = q.EdgeShard.create(str(self.path), config)
+        self._index_payload()
+
+    def _index_payload(self) -> None:
+        """Payload indexes for the filtered fields: without them a filter reads every point's whole payload."""
+        q = self.q
+        have = set(self.shard.info().payload_schema)
+        for name, kind in PAYLOAD_INDEXES.items():
+            if name not in have:
+                self.shard.update(q.UpdateOperation.create_field_index(name, getattr(q.PayloadSchemaType, kind)))
 
     def _filter(self, flt: SearchFilter | None):
         q = self.q
