@@ -8,12 +8,14 @@ or its deadline passes (``context.is_active()``), and no error stops the server.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,38 +53,38 @@ class Abort(Exception):
         self.code, self.message = code, message
 
 
+@contextmanager
+def _status_for_errors(context):
+    """Map Abort, library errors and unknown ids to status codes; anything else stays INTERNAL (and is logged)."""
+    try:
+        yield
+    except Abort as error:
+        context.abort(error.code, error.message)
+    except UnknownMotion as error:
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no motion with id {error.args[0]!r} in the library")
+    except LibraryError as error:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+
+
 def _handler(method):
-    """Map Abort, library errors and unknown ids to status codes; log anything else as INTERNAL."""
+    """A unary or client-streaming method with the error mapping of ``_status_for_errors``."""
 
+    @functools.wraps(method)
     def wrapped(self, request, context):
-        try:
+        with _status_for_errors(context):
             return method(self, request, context)
-        except Abort as error:
-            context.abort(error.code, error.message)
-        except UnknownMotion as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no motion with id {error.args[0]!r} in the library")
-        except LibraryError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
-    wrapped.__name__ = method.__name__
-    wrapped.__doc__ = method.__doc__
     return wrapped
 
 
 def _streaming_handler(method):
-    """The same mapping for server-streaming methods (generators)."""
+    """The same for server-streaming methods (generators)."""
 
+    @functools.wraps(method)
     def wrapped(self, request, context):
-        try:
+        with _status_for_errors(context):
             yield from method(self, request, context)
-        except Abort as error:
-            context.abort(error.code, error.message)
-        except UnknownMotion as error:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no motion with id {error.args[0]!r} in the library")
-        except LibraryError as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
-    wrapped.__name__ = method.__name__
     return wrapped
 
 
