@@ -34,6 +34,7 @@ import soundfile as sf
 
 from bench.common import write_result
 from dataset.captions import generate_captions
+from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
@@ -41,8 +42,6 @@ from server.index import open_index
 from server.library import Library
 from server.serve import ROOT, build_server, dataset_clips
 from server.service import Limits
-
-CHUNK = 64 * 1024
 
 
 def percentiles(ms: list[float]) -> dict:
