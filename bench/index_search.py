@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from bench.common import write_result
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--library-npz", type=Path, help="real embeddings: tokens (N, L, D) and weights (N, L)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    threadpool_limits(1, user_api="blas")  # as the server runs (server.serve.build_server)
 
     if args.library_npz:
         data = np.load(args.library_npz)

@@ -4,14 +4,18 @@ Each motion is a point with two named vectors and a payload:
 
 * ``pooled``: the weight-averaged tokens, L2-normalised (dense, HNSW) — the first, cheap stage;
 * ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
-* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256, and the
-  motion's token ``weights`` (needed for the exact score).
+* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256.
+
+The exact score needs the candidates' tokens and weights back: the embedded index keeps them in
+a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
+rows), the ``qdrant-client`` backend as a float16 copy in the payload (one string per point).
 
 A search prefetches ``candidates`` points on the pooled vector, reranks them by MaxSim with the
 query's token weights folded into the query tokens (``a_i * Lq * q_i``: the first direction of
-Eq. 8 up to a constant), and rescores the best exactly with Eq. 8 in numpy (both directions,
-both sides' weights). ``search_exact`` scores every matching motion the same way (the reference
-the two-stage search is measured against). Point ids are UUIDv5 of the motion id (Qdrant
+Eq. 8 up to a constant), rescores those exactly with Eq. 8 in numpy (both directions, both
+sides' weights, all candidates in one matrix product) and reads the payloads of the best.
+``search_exact`` scores every matching motion the same way (the reference the two-stage search
+is measured against). Point ids are UUIDv5 of the motion id (Qdrant
 wants integers or UUIDs); the id itself lives in the payload. Writes go through Qdrant's
 write-ahead log: a batch upserted before a crash is there after a reload, a point is never
 half-written.
@@ -26,10 +30,12 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from server.token_store import TokenStore
+
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
 POOLED, TOKENS = "pooled", "tokens"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float"}
-INDEX_LAYOUT = "v2"  # v2: float16 token copy (hex) in the payload
+INDEX_LAYOUT = "v3"  # v3: the embedded index's tokens in a memory-mapped store beside the shard
 
 
 @dataclass
@@ -48,6 +54,18 @@ class SearchFilter:
     max_seconds: float = 0.0  # 0 = unbounded
     source: str = ""
     include_mirrors: bool = True
+
+
+@dataclass
+class Candidates:
+    """A first stage's points (``keys``: point ids) with their tokens and weights concatenated;
+    ``starts``: where each point's tokens begin. ``payloads`` when the backend returned them already."""
+
+    keys: list[str]
+    tokens: np.ndarray
+    weights: np.ndarray
+    starts: np.ndarray
+    payloads: dict[str, dict] | None = None
 
 
 @dataclass
@@ -70,6 +88,14 @@ def eq8(q: np.ndarray, a: np.ndarray, m: np.ndarray, b: np.ndarray) -> float:
     """The paper's Eq. 8: weighted max over the other side's tokens, both directions averaged."""
     s = q @ m.T
     return 0.5 * float(a @ s.max(1) + b @ s.max(0))
+
+
+def eq8_many(q: np.ndarray, a: np.ndarray, found: Candidates) -> np.ndarray:
+    """Eq. 8 of one query against every candidate at once: one matrix product, maxima per candidate."""
+    s = q @ found.tokens.T  # (Lq, all candidates' tokens)
+    forward = a @ np.maximum.reduceat(s, found.starts, axis=1)
+    backward = np.add.reduceat(found.weights * s.max(0), found.starts)
+    return 0.5 * (forward + backward)
 
 
 def folded(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -105,9 +131,16 @@ class MotionIndex:
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         raise NotImplementedError
 
-    def candidates(self, tokens: np.ndarray, weights: np.ndarray, n: int, flt: SearchFilter | None) -> list:
-        """(id, tokens, weights, payload) of up to ``n`` points: pooled prefetch then MaxSim."""
+    def candidates(self, tokens: np.ndarray, weights: np.ndarray, n: int, flt: SearchFilter | None) -> Candidates:
+        """Up to ``n`` points: pooled prefetch then MaxSim."""
         raise NotImplementedError
+
+    def payloads(self, keys: list[str]) -> dict[str, dict]:
+        """The payloads of some points, by point id."""
+        raise NotImplementedError
+
+    def optimize(self) -> None:
+        """Build what a bulk ingest left for later (the embedded index's HNSW graph)."""
 
     def all_records(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
         records, total = self.list(0, 1_000_000, flt)
@@ -128,8 +161,13 @@ class MotionIndex:
         """Two-stage search, exact Eq. 8 scores of the best ``candidates`` after MaxSim."""
         self._check(tokens, weights)
         found = self.candidates(tokens, weights, max(candidates, top_k), filter)
-        hits = [Hit(i, eq8(tokens, weights, m, b), p) for i, m, b, p in found]
-        return sorted(hits, key=lambda h: -h.score)[:top_k]
+        if not found.keys:
+            return []
+        scores = eq8_many(tokens, weights, found)
+        best = [found.keys[i] for i in np.argsort(-scores, kind="stable")[:top_k]]
+        payloads = found.payloads or self.payloads(best)
+        order = {key: i for i, key in enumerate(found.keys)}
+        return [Hit(payloads[k]["id"], float(scores[order[k]]), payloads[k]) for k in best]
 
     def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
@@ -139,25 +177,16 @@ class MotionIndex:
         return sorted(hits, key=lambda h: -h.score)[:top_k]
 
 
-def _payload(record: MotionRecord) -> dict:
-    """The stored payload: the record's, plus the weights and a float16 copy of the tokens.
-
-    The token copy lets a search read its candidates' tokens as one string each: asking the
-    index for the multivectors themselves returns thousands of Python floats per motion,
-    which costs more than the whole rest of a query.
-    """
-    kind = "mirror" if record.payload.get("mirror") else "clip"
-    tokens = record.tokens.astype("<f2").tobytes().hex()  # hex: decodes 5x faster than base64
-    return {**record.payload, "id": record.id, "kind": kind, "weights": [float(w) for w in record.weights],
-            TOKENS: tokens}  # fmt: skip
+STORED = ("kind", "rows", "weights", TOKENS)  # payload fields the index adds for itself
 
 
-def _record(stored: dict) -> MotionRecord:
-    payload = dict(stored)
-    weights = np.asarray(payload.pop("weights"), dtype=np.float32)
-    tokens = np.frombuffer(bytes.fromhex(payload.pop(TOKENS)), dtype="<f2").astype(np.float32)
-    payload.pop("kind", None)
-    return MotionRecord(payload["id"], tokens.reshape(len(weights), -1), weights, payload)
+def _payload(record: MotionRecord, **stored) -> dict:
+    """The stored payload: the record's, its id, the mirror flag as a keyword, and ``stored``."""
+    return {**record.payload, "id": record.id, "kind": "mirror" if record.payload.get("mirror") else "clip", **stored}
+
+
+def _public(stored: dict) -> dict:
+    return {k: v for k, v in stored.items() if k not in STORED}
 
 
 class EdgeIndex(MotionIndex):
@@ -183,6 +212,10 @@ class EdgeIndex(MotionIndex):
             self.path.mkdir(parents=True, exist_ok=True)
             self.shard = q.EdgeShard.create(str(self.path), config)
         self._index_payload()
+        self.store = TokenStore(self.path, self.dim)
+        everything = q.ScrollRequest(limit=len(self) + 1, with_payload=q.PayloadSelector.Include(["rows"]))
+        points, _ = self.shard.scroll(everything)
+        self.spans = {str(p.id): tuple(p.payload["rows"]) for p in points}  # point id -> its rows in the store
 
     def _index_payload(self) -> None:
         """Payload indexes for the filtered fields: without them a filter reads every point's whole payload."""
@@ -211,30 +244,39 @@ class EdgeIndex(MotionIndex):
         return q.Filter(must=must) if must else None
 
     def upsert(self, records: list[MotionRecord]) -> None:
-        points = []
         for r in records:
             self._check(r.tokens, r.weights)
+        spans = self.store.append([r.tokens for r in records], [r.weights for r in records])  # rows first
+        points = []
+        for r, span in zip(records, spans):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
-            points.append(self.q.Point(point_id(r.id), vectors, _payload(r)))
+            points.append(self.q.Point(point_id(r.id), vectors, _payload(r, rows=list(span))))
         self.shard.update(self.q.UpdateOperation.upsert_points(points))
         self.shard.flush()
+        self.spans.update((point_id(r.id), span) for r, span in zip(records, spans))
 
     def delete(self, ids: list[str]) -> int:
-        present = [i for i in ids if self.get(i) is not None]
+        present = [point_id(i) for i in ids if point_id(i) in self.spans]
         if present:
-            self.shard.update(self.q.UpdateOperation.delete_points([point_id(i) for i in present]))
+            self.shard.update(self.q.UpdateOperation.delete_points(present))
             self.shard.flush()
+            for key in present:
+                del self.spans[key]
         return len(present)
+
+    def _record(self, stored: dict) -> MotionRecord:
+        tokens, weights = self.store.read(*stored["rows"])
+        return MotionRecord(stored["id"], tokens, weights, _public(stored))
 
     def get(self, motion_id: str) -> MotionRecord | None:
         found = self.shard.retrieve([point_id(motion_id)], True, False)
-        return _record(found[0].payload) if found else None
+        return self._record(found[0].payload) if found else None
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         total = self.shard.count(self.q.CountRequest(exact=True, filter=self._filter(flt)))
         if offset >= total:
             return [], total
-        # ordered by motion id (point ids are hashes): every matching id is read, vectors for the page only
+        # ordered by motion id (point ids are hashes): every matching id is read, the page's payloads only
         points, _ = self.shard.scroll(
             self.q.ScrollRequest(
                 limit=total, filter=self._filter(flt), with_payload=self.q.PayloadSelector.Include(["id"])
@@ -242,20 +284,22 @@ class EdgeIndex(MotionIndex):
         )
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
         found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, False)}
-        return [_record(found[i].payload) for i in page], total
+        return [self._record(found[i].payload) for i in page], total
 
     def candidates(self, tokens, weights, n, flt):
         q = self.q
         flt = self._filter(flt)
         prefetch = q.Prefetch(limit=n, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
                               filter=flt)  # fmt: skip
-        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=True, with_vector=False,
+        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=False, with_vector=False,
                                  query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
-        out = []
-        for p in self.shard.query(request):
-            record = _record(p.payload)
-            out.append((record.id, record.tokens, record.weights, record.payload))
-        return out
+        keys = [str(p.id) for p in self.shard.query(request)]
+        if not keys:
+            return Candidates([], np.empty((0, self.dim), np.float32), np.empty(0, np.float32), np.empty(0, int))
+        return Candidates(keys, *self.store.gather([self.spans[k] for k in keys]))
+
+    def payloads(self, keys: list[str]) -> dict[str, dict]:
+        return {str(p.id): _public(p.payload) for p in self.shard.retrieve(keys, True, False)}
 
     def optimize(self) -> None:
         """Build the HNSW graph of the pooled vectors (after a bulk ingest)."""
@@ -266,11 +310,16 @@ class EdgeIndex(MotionIndex):
 
     def close(self) -> None:
         self.shard.close()
+        self.store.close()
 
 
-class QdrantClientIndex(EdgeIndex):
+class QdrantClientIndex(MotionIndex):
     """The same index over ``qdrant-client``: a Qdrant server or cluster (url, api_key, collection), or
-    its local mode (``path`` or ":memory:") for tests. Filters and queries are the client's models."""
+    its local mode (``path`` or ":memory:") for tests. Filters and queries are the client's models.
+
+    The tokens and weights are a float16 copy in the payload, read back as one string per point
+    (asking for the multivectors returns thousands of Python floats per motion): a server holds
+    the library for every replica of motionsearch, no file beside it can."""
 
     def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
                  collection: str = "motions") -> None:  # fmt: skip
@@ -310,7 +359,8 @@ class QdrantClientIndex(EdgeIndex):
         for r in records:
             self._check(r.tokens, r.weights)
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
-            points.append(self.m.PointStruct(id=point_id(r.id), vector=vectors, payload=_payload(r)))
+            stored = {"weights": r.weights.tolist(), TOKENS: r.tokens.astype("<f2").tobytes().hex()}  # hex: 5x base64
+            points.append(self.m.PointStruct(id=point_id(r.id), vector=vectors, payload=_payload(r, **stored)))
         self.client.upsert(self.collection, points, wait=True)
 
     def delete(self, ids: list[str]) -> int:
@@ -321,7 +371,13 @@ class QdrantClientIndex(EdgeIndex):
 
     def get(self, motion_id: str) -> MotionRecord | None:
         found = self.client.retrieve(self.collection, [point_id(motion_id)], with_payload=True, with_vectors=False)
-        return _record(found[0].payload) if found else None
+        return self._record(found[0].payload) if found else None
+
+    @staticmethod
+    def _record(stored: dict) -> MotionRecord:
+        weights = np.asarray(stored["weights"], dtype=np.float32)
+        tokens = np.frombuffer(bytes.fromhex(stored[TOKENS]), dtype="<f2").astype(np.float32)
+        return MotionRecord(stored["id"], tokens.reshape(len(weights), -1), weights, _public(stored))
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         total = self.client.count(self.collection, count_filter=self._filter(flt), exact=True).count
@@ -332,7 +388,7 @@ class QdrantClientIndex(EdgeIndex):
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
         found = {p.payload["id"]: p for p in self.client.retrieve(self.collection, [point_id(i) for i in page],
                                                                   with_payload=True, with_vectors=False)}  # fmt: skip
-        return [_record(found[i].payload) for i in page], total
+        return [self._record(found[i].payload) for i in page], total
 
     def candidates(self, tokens, weights, n, flt):
         m = self.m
@@ -341,14 +397,13 @@ class QdrantClientIndex(EdgeIndex):
         points = self.client.query_points(self.collection, prefetch=prefetch, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
                                           with_vectors=False).points  # fmt: skip
-        out = []
-        for p in points:
-            record = _record(p.payload)
-            out.append((record.id, record.tokens, record.weights, record.payload))
-        return out
-
-    def optimize(self) -> None:
-        pass
+        records = {str(p.id): self._record(p.payload) for p in points}
+        if not records:
+            return Candidates([], np.empty((0, self.dim), np.float32), np.empty(0, np.float32), np.empty(0, int), {})
+        starts = np.cumsum([0] + [len(r.weights) for r in records.values()][:-1])
+        return Candidates(list(records), np.concatenate([r.tokens for r in records.values()]),
+                          np.concatenate([r.weights for r in records.values()]), starts,
+                          {k: r.payload for k, r in records.items()})  # fmt: skip
 
     def __len__(self) -> int:
         return self.client.count(self.collection, exact=True).count

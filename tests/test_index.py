@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from server.index import EdgeIndex, MotionRecord, QdrantClientIndex, SearchFilter, open_index
+from server.token_store import TokenStore
 
 D = 32
 
@@ -102,6 +103,23 @@ def test_get_list_delete_and_reopen(tmp_path):
     reopened.close()
     with pytest.raises(ValueError, match="does not fit"):
         EdgeIndex(tmp_path / "index", D * 2)
+
+
+def test_a_write_torn_by_a_crash_leaves_the_index_usable(tmp_path):
+    records = library(12, seed=2)
+    index = EdgeIndex(tmp_path / "index", D)
+    index.upsert(records[:10])
+    index.close()
+    with open(tmp_path / "index" / TokenStore.FILE, "ab") as file:  # rows of a batch the crash cut short
+        file.write(b"\x07" * (3 * TokenStore(tmp_path / "index", D).row.itemsize + 100))
+    reopened = EdgeIndex(tmp_path / "index", D)
+    assert len(reopened) == 10
+    np.testing.assert_allclose(reopened.get("m00009").tokens, records[9].tokens, atol=1e-3)
+    reopened.upsert(records[10:])
+    for r in (records[4], records[11]):
+        assert reopened.search(r.tokens, r.weights, top_k=1)[0].id == r.id
+        np.testing.assert_allclose(reopened.get(r.id).weights, r.weights, atol=1e-6)
+    reopened.close()
 
 
 def test_qdrant_client_backend_ranks_like_edge(edge, records, tmp_path):

@@ -1,0 +1,79 @@
+"""The embedded index's token store: every motion's tokens and weights in one memory-mapped file.
+
+The exact rescoring of a search (Eq. 8, both directions) needs its candidates' tokens and
+weights. Reading them back from Qdrant costs more than the whole rest of a query (a payload
+copy is parsed per point; the multivector comes back as thousands of Python floats), so the
+embedded index keeps them beside its shard: one append-only file of rows, each a float16
+token and its float32 weight, memory-mapped for reading. A motion is a run of rows; its
+``[start, length]`` lives in the point's payload, which stays the one source of truth.
+
+Rows are appended and flushed *before* the point that references them is written, so a crash
+leaves at most some unreferenced rows (and a torn last row, cut off on the next open). A
+re-ingested or deleted motion leaves its old rows behind as garbage; the server's libraries
+are rebuilt into a new folder for a new model, which is when the garbage goes.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class TokenStore:
+    FILE = "tokens.rows"
+
+    def __init__(self, folder: str | Path, dim: int) -> None:
+        self.path = Path(folder) / self.FILE
+        self.row = np.dtype([("token", "<f2", (dim,)), ("weight", "<f4")])
+        self.path.touch()
+        size = self.path.stat().st_size
+        if size % self.row.itemsize:  # a row torn by a crash: never referenced, cut it off
+            os.truncate(self.path, size - size % self.row.itemsize)
+        self._rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.path.stat().st_size // self.row.itemsize
+
+    def append(self, tokens: list[np.ndarray], weights: list[np.ndarray]) -> list[tuple[int, int]]:
+        """Write motions' rows durably; their ``(start, length)`` in the store."""
+        rows = np.empty(sum(len(t) for t in tokens), dtype=self.row)
+        rows["token"] = np.concatenate(tokens)
+        rows["weight"] = np.concatenate(weights)
+        start = len(self)
+        with open(self.path, "ab") as file:
+            file.write(rows.tobytes())
+            file.flush()
+            os.fsync(file.fileno())
+        self._rows = None  # the file grew: map it again on the next read
+        spans, at = [], start
+        for t in tokens:
+            spans.append((at, len(t)))
+            at += len(t)
+        return spans
+
+    def rows(self) -> np.ndarray:
+        """Every row, read-only, over a memory map (a plain array: ``np.memmap`` slices cost 3x more)."""
+        if self._rows is None:
+            if not len(self):
+                return np.empty(0, self.row)
+            with open(self.path, "rb") as file:
+                self._rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), dtype=self.row)
+        return self._rows
+
+    def read(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """One motion's tokens (float32) and weights."""
+        rows = self.rows()[start : start + length]
+        return rows["token"].astype(np.float32), np.array(rows["weight"])
+
+    def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Several motions at once: their tokens and weights concatenated, and where each one starts."""
+        rows = self.rows()
+        picked = np.concatenate([rows[s : s + n] for s, n in spans])
+        starts = np.cumsum([0] + [n for _, n in spans[:-1]])
+        return picked["token"].astype(np.float32), picked["weight"], starts
+
+    def close(self) -> None:
+        self._rows = None
