@@ -9,7 +9,9 @@ Starts the real server (``server.serve.build_server``) on 127.0.0.1 over a libra
     text          SearchText latency p50/p95/p99 (ms), client-side wall clock, over seeded captions
     speech        SearchSpeech latency of ~4 s utterances (WAV upload, decode, log-mel, encoder, search)
     stream        GetMotion BVH streaming throughput (MB/s) over every clip
-    load          C concurrent clients x N mixed queries (text, speech, motion): errors, p50/p99, RSS before/after
+    load          C concurrent clients x N mixed queries (text, speech, motion): errors, p50/p99, and the
+                  RSS (server and clients share the process) after each tenth of the queries; stable = flat
+                  over the second half
     stages        the share of a text query spent in the text encoder and in the index, for the ratios
 
 Results go to ``bench/results/server_latency.json``. ``--smoke`` runs a few queries of each.
@@ -145,6 +147,12 @@ def main(argv: list[str] | None = None) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
+    planned = args.clients * args.per_client
+    rss_by_tenth: list[float] = []
+
+    def done() -> None:  # called under the lock after every query
+        if (len(latencies) + len(errors)) * 10 >= planned * (len(rss_by_tenth) + 1):
+            rss_by_tenth.append(round(rss_mib(), 1))
 
     def client(n: int) -> None:
         r = random.Random(n)
@@ -161,9 +169,11 @@ def main(argv: list[str] | None = None) -> dict:
             except grpc.RpcError as error:
                 with lock:
                     errors.append(f"{error.code().name}: {error.details()}")
+                    done()
                 continue
             with lock:
                 latencies.append(ms)
+                done()
 
     start = time.perf_counter()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
@@ -203,6 +213,10 @@ def main(argv: list[str] | None = None) -> dict:
             "queries_per_s": round(len(latencies) / load_s, 1),
             "rss_mib_before": round(rss_before, 1),
             "rss_mib_after": round(rss_after, 1),
+            "rss_mib_by_tenth_of_queries": rss_by_tenth,
+            "rss_growth_second_half_pct": round(100 * (rss_by_tenth[-1] / rss_by_tenth[4] - 1), 1)
+            if len(rss_by_tenth) >= 10
+            else None,
         },  # fmt: skip
     }
     path = write_result("server_latency", result, args.out)
