@@ -67,6 +67,15 @@ class Candidates:
     starts: np.ndarray
     payloads: dict[str, dict] | None = None
 
+    @classmethod
+    def of(cls, keys: list[str], records: list[MotionRecord], dim: int) -> Candidates:
+        """From whole records (tokens, weights and payloads)."""
+        if not records:
+            return cls([], np.empty((0, dim), np.float32), np.empty(0, np.float32), np.empty(0, int), {})
+        starts = np.cumsum([0] + [len(r.weights) for r in records])[:-1]
+        return cls(keys, np.concatenate([r.tokens for r in records]), np.concatenate([r.weights for r in records]),
+                   starts, {k: r.payload for k, r in zip(keys, records)})  # fmt: skip
+
 
 @dataclass
 class Hit:
@@ -101,17 +110,6 @@ def eq8_many(q: np.ndarray, a: np.ndarray, found: Candidates) -> np.ndarray:
 def folded(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Query tokens scaled by their weights (times their count, to keep MaxSim scores near 1)."""
     return tokens * (weights * len(weights))[:, None]
-
-
-def _matches(payload: dict, flt: SearchFilter | None) -> bool:
-    if flt is None:
-        return True
-    seconds = payload.get("seconds", 0.0)
-    return ((not flt.contents or payload.get("content") in flt.contents)
-            and (not flt.styles or payload.get("style") in flt.styles)
-            and seconds >= flt.min_seconds and (not flt.max_seconds or seconds <= flt.max_seconds)
-            and (not flt.source or payload.get("source") == flt.source)
-            and (flt.include_mirrors or not payload.get("mirror")))  # fmt: skip
 
 
 class MotionIndex:
@@ -164,10 +162,9 @@ class MotionIndex:
         if not found.keys:
             return []
         scores = eq8_many(tokens, weights, found)
-        best = [found.keys[i] for i in np.argsort(-scores, kind="stable")[:top_k]]
-        payloads = found.payloads or self.payloads(best)
-        order = {key: i for i, key in enumerate(found.keys)}
-        return [Hit(payloads[k]["id"], float(scores[order[k]]), payloads[k]) for k in best]
+        best = np.argsort(-scores, kind="stable")[:top_k]
+        payloads = found.payloads or self.payloads([found.keys[i] for i in best])
+        return [Hit(payloads[found.keys[i]]["id"], float(scores[i]), payloads[found.keys[i]]) for i in best]
 
     def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
@@ -294,8 +291,6 @@ class EdgeIndex(MotionIndex):
         request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=False, with_vector=False,
                                  query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
         keys = [str(p.id) for p in self.shard.query(request)]
-        if not keys:
-            return Candidates([], np.empty((0, self.dim), np.float32), np.empty(0, np.float32), np.empty(0, int))
         return Candidates(keys, *self.store.gather([self.spans[k] for k in keys]))
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
@@ -397,13 +392,7 @@ class QdrantClientIndex(MotionIndex):
         points = self.client.query_points(self.collection, prefetch=prefetch, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
                                           with_vectors=False).points  # fmt: skip
-        records = {str(p.id): self._record(p.payload) for p in points}
-        if not records:
-            return Candidates([], np.empty((0, self.dim), np.float32), np.empty(0, np.float32), np.empty(0, int), {})
-        starts = np.cumsum([0] + [len(r.weights) for r in records.values()][:-1])
-        return Candidates(list(records), np.concatenate([r.tokens for r in records.values()]),
-                          np.concatenate([r.weights for r in records.values()]), starts,
-                          {k: r.payload for k, r in records.items()})  # fmt: skip
+        return Candidates.of([str(p.id) for p in points], [self._record(p.payload) for p in points], self.dim)
 
     def __len__(self) -> int:
         return self.client.count(self.collection, exact=True).count

@@ -71,8 +71,8 @@ class TokenStore:
     def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Several motions at once: their tokens and weights concatenated, and where each one starts."""
         rows = self.rows()
-        picked = np.concatenate([rows[s : s + n] for s, n in spans])
-        starts = np.cumsum([0] + [n for _, n in spans[:-1]])
+        picked = np.concatenate([rows[s : s + n] for s, n in spans]) if spans else rows[:0]
+        starts = np.cumsum([0] + [n for _, n in spans])[:-1]
         return picked["token"].astype(np.float32), picked["weight"], starts
 
     def close(self) -> None:

@@ -80,6 +80,7 @@ def test_filters(edge):
         assert p["source"] == "b" and not p["mirror"]
     exact = edge.search_exact(q.tokens, q.weights, top_k=50, filter=flt)
     assert [h.id for h in hits[:10]] == [h.id for h in exact[:10]]
+    assert edge.search(q.tokens, q.weights, filter=SearchFilter(contents=["moonwalk"])) == []
 
 
 def test_get_list_delete_and_reopen(tmp_path):
@@ -133,6 +134,7 @@ def test_qdrant_client_backend_ranks_like_edge(edge, records, tmp_path):
             a = [h.id for h in small.search(q.tokens, q.weights, top_k=10, filter=flt)]
             b = [h.id for h in client.search(q.tokens, q.weights, top_k=10, filter=flt)]
             assert a == b
+    assert client.search(q.tokens, q.weights, filter=SearchFilter(contents=["moonwalk"])) == []
     client.close()
     small.close()
 
