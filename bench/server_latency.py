@@ -13,6 +13,7 @@ Starts the real server (``server.serve.build_server``) on 127.0.0.1 over a libra
                   RSS (server and clients share the process) after each tenth of the queries; stable = flat
                   over the second half
     stages        the share of a text query spent in the text encoder and in the index, for the ratios
+    overlap       top-10 overlap of the two-stage search with exact Eq. 8 over the whole library (100 text queries)
 
 Results go to ``bench/results/server_latency.json``. ``--smoke`` runs a few queries of each.
 """
@@ -40,7 +41,7 @@ from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
-from server.index import open_index
+from server.index import Candidates, SearchFilter, eq8_many, open_index
 from server.library import Library
 from server.serve import ROOT, build_server, dataset_clips
 from server.service import Limits
@@ -88,6 +89,19 @@ def speech_call(stub, wav: bytes):
     return stub.SearchSpeech(requests(), timeout=60)
 
 
+def two_stage_overlap(index, queries: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean top-10 overlap of the index's two-stage search with exact Eq. 8 over every motion, for
+    text queries as the server runs them (mirrors left out)."""
+    flt = SearchFilter(include_mirrors=False)
+    records = index.all_records(flt)
+    everything = Candidates.of([r.id for r in records], records, index.dim)
+    overlaps = []
+    for tokens, weights in queries:
+        exact = {everything.keys[i] for i in np.argsort(-eq8_many(tokens, weights, everything))[:10]}
+        overlaps.append(len({h.id for h in index.search(tokens, weights, top_k=10, filter=flt)} & exact) / 10)
+    return round(float(np.mean(overlaps)), 4)
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -131,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
     encode_ms = [timed(lambda t=t: encoders.encode_text([t])) for t in texts[:50]]
     query = encoders.encode_text(["a person walks"])[0]
     index_ms = [timed(lambda: library.index.search(*query, top_k=10)) for _ in range(50)]
+    overlap = two_stage_overlap(library.index, [q for t in texts[:100] for q in encoders.encode_text([t])])
 
     wavs = utterances(args.speech)
     speech_ms = [timed(lambda w=w: speech_call(stub, w)) for w in wavs]
@@ -202,6 +217,8 @@ def main(argv: list[str] | None = None) -> dict:
             "encoder_p50": round(statistics.median(encode_ms), 2),
             "index_p50": round(statistics.median(index_ms), 2),
         },  # fmt: skip
+        "index_depth_prefetch_candidates": list(library.index.depth()),
+        "text_top10_overlap_with_exact": overlap,
         "speech_ms": percentiles(speech_ms) | {"audio_seconds_mean": round(float(np.mean(seconds)), 2)},
         "stream_mb_per_s": round(total / 2**20 / stream_s, 2),
         "load": {

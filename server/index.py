@@ -129,8 +129,9 @@ class MotionIndex:
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         raise NotImplementedError
 
-    def candidates(self, tokens: np.ndarray, weights: np.ndarray, n: int, flt: SearchFilter | None) -> Candidates:
-        """Up to ``n`` points: pooled prefetch then MaxSim."""
+    def candidates(self, tokens: np.ndarray, weights: np.ndarray, prefetch: int, n: int,
+                   flt: SearchFilter | None) -> Candidates:  # fmt: skip
+        """The ``n`` best by MaxSim among the ``prefetch`` nearest pooled vectors."""
         raise NotImplementedError
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
@@ -154,11 +155,20 @@ class MotionIndex:
         if tokens.ndim != 2 or tokens.shape[1] != self.dim or len(weights) != len(tokens) or not len(tokens):
             raise ValueError(f"expected (L, {self.dim}) tokens and (L,) weights, got {tokens.shape}, {weights.shape}")
 
+    def depth(self) -> tuple[int, int]:
+        """How many points the pooled prefetch passes to MaxSim, and MaxSim to the exact rescoring: 2% and
+        0.2% of the library, at least 200 and 50, at most 2,000 and 200 (bench/index_search.py measures
+        recall and latency against these numbers at 6,000 and 100,000 motions)."""
+        size = len(self)
+        return min(max(size // 50, 200), 2000), min(max(size // 500, 50), 200)
+
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
-               candidates: int = 50) -> list[Hit]:  # fmt: skip
-        """Two-stage search, exact Eq. 8 scores of the best ``candidates`` after MaxSim."""
+               depth: tuple[int, int] | None = None) -> list[Hit]:  # fmt: skip
+        """Two-stage search: ``depth`` = (prefetch, candidates), default :meth:`depth`; exact Eq. 8 scores
+        of the ``candidates`` best by MaxSim among the ``prefetch`` nearest pooled vectors."""
         self._check(tokens, weights)
-        found = self.candidates(tokens, weights, max(candidates, top_k), filter)
+        prefetch, candidates = depth or self.depth()
+        found = self.candidates(tokens, weights, max(prefetch, top_k), max(candidates, top_k), filter)
         if not found.keys:
             return []
         scores = eq8_many(tokens, weights, found)
@@ -210,7 +220,8 @@ class EdgeIndex(MotionIndex):
             self.shard = q.EdgeShard.create(str(self.path), config)
         self._index_payload()
         self.store = TokenStore(self.path, self.dim)
-        everything = q.ScrollRequest(limit=len(self) + 1, with_payload=q.PayloadSelector.Include(["rows"]))
+        size = self.shard.count(q.CountRequest(exact=True))
+        everything = q.ScrollRequest(limit=size + 1, with_payload=q.PayloadSelector.Include(["rows"]))
         points, _ = self.shard.scroll(everything)
         self.spans = {str(p.id): tuple(p.payload["rows"]) for p in points}  # point id -> its rows in the store
 
@@ -283,12 +294,12 @@ class EdgeIndex(MotionIndex):
         found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, False)}
         return [self._record(found[i].payload) for i in page], total
 
-    def candidates(self, tokens, weights, n, flt):
+    def candidates(self, tokens, weights, prefetch, n, flt):
         q = self.q
         flt = self._filter(flt)
-        prefetch = q.Prefetch(limit=n, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
-                              filter=flt)  # fmt: skip
-        request = q.QueryRequest(limit=n, prefetches=[prefetch], filter=flt, with_payload=False, with_vector=False,
+        first = q.Prefetch(limit=prefetch, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
+                           filter=flt)  # fmt: skip
+        request = q.QueryRequest(limit=n, prefetches=[first], filter=flt, with_payload=False, with_vector=False,
                                  query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
         keys = [str(p.id) for p in self.shard.query(request)]
         return Candidates(keys, *self.store.gather([self.spans[k] for k in keys]))
@@ -301,7 +312,7 @@ class EdgeIndex(MotionIndex):
         self.shard.optimize()
 
     def __len__(self) -> int:
-        return self.shard.count(self.q.CountRequest(exact=True))
+        return len(self.spans)
 
     def close(self) -> None:
         self.shard.close()
@@ -385,11 +396,11 @@ class QdrantClientIndex(MotionIndex):
                                                                   with_payload=True, with_vectors=False)}  # fmt: skip
         return [self._record(found[i].payload) for i in page], total
 
-    def candidates(self, tokens, weights, n, flt):
+    def candidates(self, tokens, weights, prefetch, n, flt):
         m = self.m
         flt = self._filter(flt)
-        prefetch = m.Prefetch(query=pooled(tokens, weights).tolist(), using=POOLED, limit=n, filter=flt)
-        points = self.client.query_points(self.collection, prefetch=prefetch, query=folded(tokens, weights).tolist(),
+        first = m.Prefetch(query=pooled(tokens, weights).tolist(), using=POOLED, limit=prefetch, filter=flt)
+        points = self.client.query_points(self.collection, prefetch=first, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
                                           with_vectors=False).points  # fmt: skip
         return Candidates.of([str(p.id) for p in points], [self._record(p.payload) for p in points], self.dim)
