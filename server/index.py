@@ -10,13 +10,13 @@ The exact score needs the candidates' tokens and weights back: the embedded inde
 a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
 rows), the ``qdrant-client`` backend as a float16 copy in the payload (one string per point).
 
-A search prefetches ``candidates`` points on the pooled vector, reranks them by MaxSim with the
-query's token weights folded into the query tokens (``a_i * Lq * q_i``: the first direction of
-Eq. 8 up to a constant), rescores those exactly with Eq. 8 in numpy (both directions, both
-sides' weights, all candidates in one matrix product) and reads the payloads of the best.
-``search_exact`` scores every matching motion the same way (the reference the two-stage search
-is measured against). Point ids are UUIDv5 of the motion id (Qdrant
-wants integers or UUIDs); the id itself lives in the payload. Writes go through Qdrant's
+A search prefetches points on the pooled vector (how many grows with the library: ``depth``),
+reranks them by MaxSim with the query's token weights folded into the query tokens
+(``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant), rescores the best of those
+exactly with Eq. 8 in numpy (both directions, both sides' weights, in one matrix product) and
+reads the payloads of the top hits. ``search_exact`` scores every matching motion the same way
+(the reference the two-stage search is measured against). Point ids are UUIDv5 of the motion id
+(Qdrant wants integers or UUIDs); the id itself lives in the payload. Writes go through Qdrant's
 write-ahead log: a batch upserted before a crash is there after a reload, a point is never
 half-written.
 """
