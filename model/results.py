@@ -1,7 +1,9 @@
 """Regenerate ``docs/RESULTS.md`` from recorded runs: ``python -m model.results --ablations DIR``.
 
 ``DIR`` is the output of ``python -m model.ablate`` (one run folder per variant, each with
-``eval.json``); the variant named ``cpu`` is the default model. Every number in the page
+``eval.json``); the variant named ``cpu`` (the paper's design on the CPU budget) is the reference
+every ablation changes one thing of, and the shipped model (``model/weights/default``, chosen by
+``python -m model.release``'s rule) gets the full tables. Every number in the page
 comes from those files, with the protocol, split, checkpoint epoch, data hash and git
 commit beside it; the closing comparisons are computed, not written by hand.
 """
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from model.ablate import PROTOCOLS, table
+from model.release import DEFAULT, SCORED
 
 DIRECTIONS = ["text->motion/descriptive", "text->motion/spoken", "motion->text/descriptive", "motion->text/spoken",
               "speech->motion/clean", "speech->motion/noisy-10dB", "speech(asr)->motion/clean",
@@ -67,8 +70,9 @@ def comparison(label: str, a: tuple[str, float | None], b: tuple[str, float | No
     return f"- {label}: {name_a} {x:.1f} vs {name_b} {y:.1f} ({x - y:+.1f} points) — {verdict}."
 
 
-def findings(reports: dict[str, dict]) -> str:
-    """The issue's comparisons (always listed, 'not measured' when a variant is missing), then the others run."""
+def findings(reports: dict[str, dict], shipped: str) -> str:
+    """The issue's comparisons against the reference (always listed, 'not measured' when a variant is missing),
+    the other ablations run, then the shipped model's end-to-end speech against the ASR cascade."""
     default = reports["cpu"]
     checks = [  # (variant, direction, claim, at least as good rather than better, always listed)
         ("global", "text->motion/descriptive", "Sequence-level beats the global-token baseline", False, True),
@@ -78,6 +82,9 @@ def findings(reports: dict[str, dict]) -> str:
         ("mean", "text->motion/descriptive", "Max beats mean aggregation", False, False),
         ("no-parts", "text->motion/descriptive", "Body parts beat one motion stream", False, False),
         ("no-recon", "text->motion/descriptive", "The reconstruction loss helps", False, False),
+        ("speech-avgpool", "speech->motion/clean", "The memory-retrieval module beats average pooling", False, False),
+        ("speech-conv1d", "speech->motion/clean", "The memory-retrieval module beats Conv1D", False, False),
+        ("speech-cls", "speech->motion/clean", "The memory-retrieval module beats one CLS token", False, False),
     ]
     lines = []
     for variant, key, claim, at_least, always in checks:
@@ -85,28 +92,31 @@ def findings(reports: dict[str, dict]) -> str:
         if report or always:
             label = f"{claim}, {key.split('/')[0]} R@1 (label relevance)"
             other = r1(report, key) if report else None
-            lines.append(comparison(label, ("4-modal sequence", r1(default, key)), (variant, other), at_least))
+            lines.append(comparison(label, ("reference", r1(default, key)), (variant, other), at_least))
     for noise in ("clean", "noisy-10dB"):
-        lines.append(comparison(f"Speech end to end against the ASR cascade ({noise}), R@1 (label relevance)",
-                                ("speech", r1(default, f"speech->motion/{noise}")),
-                                ("ASR cascade", r1(default, f"speech(asr)->motion/{noise}"))))  # fmt: skip
+        lines.append(comparison(f"Speech end to end ({shipped}, shipped) against the ASR cascade ({noise}), R@1 "
+                                "(label relevance)", ("speech", r1(reports[shipped], f"speech->motion/{noise}")),
+                                ("ASR cascade", r1(reports[shipped], f"speech(asr)->motion/{noise}"))))  # fmt: skip
     return "\n".join(lines)
 
 
 def runs_and_gaps(reports: dict[str, dict]) -> str:
     """Which variants ran (epochs, minutes, parameters) and which configs of model/configs did not."""
-    lines = ["| variant | epochs | training minutes | trained parameters | best epoch |", "|---|---|---|---|---|"]
+    lines = ["| variant | epochs | training minutes | trained parameters | best epoch | data hash | commit |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in ["cpu"] + sorted(n for n in reports if n != "cpu"):
-        r = reports[name]
-        lines.append(f"| {name} | {len(r['curve'])} | {r['train_seconds'] / 60:.0f} | {r['meta']['parameters']:,} "
-                     f"| {r['epoch'] + 1} |")  # fmt: skip
+        r, meta = reports[name], reports[name]["meta"]
+        lines.append(f"| {name} | {len(r['curve'])} | {r['train_seconds'] / 60:.0f} | {meta['parameters']:,} "
+                     f"| {r['epoch'] + 1} | `{meta['data_hash']}` | `{meta['git_commit'][:7]}` |")  # fmt: skip
     configs = sorted(p.stem for p in (Path(__file__).parent / "configs").glob("ablation-*.yaml"))
     missing = [c for c in configs if c not in reports]
     lines += [
         "",
-        "Variants run side by side on the same data, split, seed and CPU budget (the default model's config "
+        "Variants run side by side on the same data, split, seed and CPU budget (the reference config `cpu` "
         "with one change each). Runs stopped part-way (for memory, when three trained at once) resumed from "
-        "their last checkpoint (their minutes count the resumed part only). "
+        "their last checkpoint (their minutes count the resumed part only). The data hash covers the splits, "
+        "annotations, speech manifest and the feature-cache manifest, which also lists the test-split ASR "
+        "transcripts the cascade reads: runs hashed before those were cached differ in it alone. "
         + (
             f"Not run in this budget (configs ready, `python -m model.ablate "
             f"--configs {','.join(missing)}`): {', '.join(missing)}."
@@ -118,7 +128,7 @@ def runs_and_gaps(reports: dict[str, dict]) -> str:
 
 
 SPEECH_VARIANTS = {  # what each run changes for speech, in words
-    "cpu": "memory-retrieval compression to 8 tokens, Eq. 8 (the default)",
+    "cpu": "memory-retrieval compression to 8 tokens, Eq. 8 (the paper's design, the reference)",
     "ablation-global": "one pooled token per modality, symmetric InfoNCE",
     "ablation-speech-avgpool": "average pooling instead of the memory module",
     "ablation-speech-conv1d": "a strided Conv1D instead of the memory module",
@@ -134,29 +144,30 @@ def _still_rising(report: dict) -> bool:
     return all(b > a for a, b in zip(headline, headline[1:]))
 
 
-def reading(reports: dict[str, dict]) -> str:
+def reading(reports: dict[str, dict], shipped: str) -> str:
     """What was tried for the comparisons that fail, and what the recorded curves say, computed from the runs."""
     default = reports["cpu"]
     rows = default["curve"]
     headline = [float(r["val_headline"]) for r in rows if r.get("val_headline")]
     rising = _still_rising(default)
     still = [n for n, r in reports.items() if _still_rising(r)]
-    first, last = rows[0], rows[-1]
     lines = [
-        f"- The default model was {'still improving' if rising else 'no longer improving every epoch'} when its "
+        f"- The reference was {'still improving' if rising else 'no longer improving every epoch'} when its "
         f"budget ended: validation headline {headline[0]:.1f} after epoch 1, {headline[-1]:.1f} after epoch "
         f"{len(headline)}{', higher after every epoch' if rising else ''}; {len(still)} of the {len(reports)} "
         "variants' headlines rose at every epoch. Comparisons between models stopped before convergence "
         "can change with a longer schedule, small ones most of all.",
     ]
-    if "train_motion-speech" in first:
-        speech = [float(first["train_motion-speech"]), float(last["train_motion-speech"])]
-        text = [float(first["train_motion-text"]), float(last["train_motion-text"])]
-        lines.append(
-            f"- Speech is the slowest pair to align: its training loss against motion went {speech[0]:.2f} -> "
-            f"{speech[1]:.2f} ({100 * (speech[1] / speech[0] - 1):+.0f}%) while text's went {text[0]:.2f} -> "
-            f"{text[1]:.2f} ({100 * (text[1] / text[0] - 1):+.0f}%) over the same epochs."
-        )
+    for name in dict.fromkeys(["cpu", shipped]):
+        first, last = reports[name]["curve"][0], reports[name]["curve"][-1]
+        if "train_motion-speech" in first:
+            speech = [float(first["train_motion-speech"]), float(last["train_motion-speech"])]
+            text = [float(first["train_motion-text"]), float(last["train_motion-text"])]
+            lines.append(
+                f"- `{name}`: the speech-motion training loss went {speech[0]:.2f} -> {speech[1]:.2f} "
+                f"({100 * (speech[1] / speech[0] - 1):+.0f}%), text-motion {text[0]:.2f} -> {text[1]:.2f} "
+                f"({100 * (text[1] / text[0] - 1):+.0f}%) over the same epochs."
+            )
     tried = [(name, what, r1(reports[name], "speech->motion/clean"))
              for name, what in SPEECH_VARIANTS.items() if name in reports]  # fmt: skip
     tried = [t for t in tried if t[2] is not None]
@@ -166,6 +177,14 @@ def reading(reports: dict[str, dict]) -> str:
         + "; ".join(f"{what} {value:.1f}" for _, what, value in tried)
         + (f"; the ASR cascade beside them (Whisper tiny.en transcript -> the text encoder) {asr:.1f}." if asr else ".")
     )
+    if shipped != "cpu":
+        mine, theirs = reports[shipped], reports["cpu"]
+        lines.append(
+            f"- Shipped: `{shipped}`, by the release rule (mean R@1 with label relevance of "
+            f"{' and '.join(SCORED)} on the test split, `python -m model.release`); its validation headline "
+            f"after the last epoch was {float(mine['curve'][-1]['val_headline']):.1f} against the reference's "
+            f"{float(theirs['curve'][-1]['val_headline']):.1f}, so validation picks it too."
+        )
     lines.append(
         "- Not tried here: training past the CPU budget (`model/configs/paper.yaml`, the paper-size model, is "
         "for a GPU and none was available) and a larger speech backbone (Whisper base is not wired in). The "
@@ -181,9 +200,11 @@ def curve(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(folder: Path) -> str:
+def render(folder: Path, shipped: str) -> str:
     reports = load_reports(folder)
-    default = reports["cpu"]
+    if shipped not in reports:
+        raise FileNotFoundError(f"{folder} has no run of the shipped model {shipped!r}")
+    default = reports[shipped]
     meta = default["meta"]
     variants = [reports[name] for name in ["cpu"] + sorted(n for n in reports if n != "cpu")]
     epochs = len(default["curve"])
@@ -193,7 +214,8 @@ def render(folder: Path) -> str:
         f"Generated by `python -m model.results --ablations {folder}` on {time.strftime('%Y-%m-%d')} from the "
         f"recorded runs in that folder; do not edit by hand.",
         "",
-        f"- Default model: config `model/configs/cpu.yaml`, {meta['parameters']:,} trained parameters, "
+        f"- Shipped model (`model/weights/default`): run `{shipped}`, config `model/configs/{shipped}.yaml`, "
+        f"{meta['parameters']:,} trained parameters, "
         f"{epochs} epochs on 2 CPU cores in {default['train_seconds'] / 60:.0f} min; checkpoint `best` "
         f"(epoch {default['epoch'] + 1}, by validation headline).",
         f"- Code: git commit `{meta['git_commit']}`; data hash `{meta['data_hash']}` "
@@ -205,12 +227,12 @@ def render(folder: Path) -> str:
         "five test-only voices, clean and with white noise at 10 dB SNR; the ASR cascade transcribes the "
         "same audio with Whisper tiny.en and encodes the transcript with the text encoder.",
         "",
-        "## Default model, test split",
+        "## Shipped model, test split",
         "",
         "R@k in %, MedR in ranks.",
         "",
         full_table(default["splits"]["test"]),
-        "## Default model, unseen-action probe",
+        "## Shipped model, unseen-action probe",
         "",
         "Contents `bow` and `wave-both-hands` are never trained on; retrieval among the probe items only.",
         "",
@@ -223,13 +245,13 @@ def render(folder: Path) -> str:
         runs_and_gaps(reports),
         "## What the numbers say",
         "",
-        findings(reports),
+        findings(reports, shipped),
         "",
         "## What was tried, and what the runs suggest",
         "",
-        reading(reports),
+        reading(reports, shipped),
         "",
-        "## Training curve of the default model",
+        "## Training curve of the shipped model",
         "",
         curve(default),
     ]
@@ -240,8 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.results", description=__doc__.split("\n")[0])
     parser.add_argument("--ablations", type=Path, required=True, help="the output folder of python -m model.ablate")
     parser.add_argument("--out", type=Path, default=Path("docs") / "RESULTS.md")
+    parser.add_argument(
+        "--shipped", help="the run shipped as the default model (default: the one in model/weights/default)"
+    )
     args = parser.parse_args(argv)
-    args.out.write_text(render(args.ablations))
+    shipped = args.shipped or json.loads((DEFAULT / "manifest.json").read_text())["run"]
+    args.out.write_text(render(args.ablations, shipped))
     print(f"wrote {args.out}")
     return 0
 
