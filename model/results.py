@@ -93,6 +93,12 @@ def findings(reports: dict[str, dict], shipped: str) -> str:
             label = f"{claim}, {key.split('/')[0]} R@1 (label relevance)"
             other = r1(report, key) if report else None
             lines.append(comparison(label, ("reference", r1(default, key)), (variant, other), at_least))
+    if shipped != "cpu":  # the three comparisons again, for the model users get (two changes from global)
+        for variant, key, claim, at_least, _ in checks[:3]:
+            other = reports.get(f"ablation-{variant}")
+            lines.append(comparison(f"{claim} — shipped `{shipped}`, {key.split('/')[0]} R@1 (label relevance)",
+                                    ("shipped", r1(reports[shipped], key)),
+                                    (variant, r1(other, key) if other else None), at_least))  # fmt: skip
     for noise in ("clean", "noisy-10dB"):
         lines.append(comparison(f"Speech end to end ({shipped}, shipped) against the ASR cascade ({noise}), R@1 "
                                 "(label relevance)", ("speech", r1(reports[shipped], f"speech->motion/{noise}")),

@@ -112,13 +112,15 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     assert (out / "cpu" / "eval.json").stat().st_mtime == mtime
 
     page = tmp_path / "RESULTS.md"
-    assert results_main(["--ablations", str(out), "--out", str(page)]) == 0
+    assert results_main(["--ablations", str(out), "--out", str(page), "--shipped", "ablation-global"]) == 0
     text = page.read_text()
     default_r1 = results[0]["splits"]["test"]["text->motion/descriptive"]["all_labels"]["R@1"]
     global_r1 = results[1]["splits"]["test"]["text->motion/descriptive"]["all_labels"]["R@1"]
-    assert f"4-modal sequence {default_r1:.1f} vs global {global_r1:.1f}" in text
+    assert f"reference {default_r1:.1f} vs global {global_r1:.1f}" in text
+    assert f"shipped `ablation-global`, text->motion R@1 (label relevance): shipped {global_r1:.1f}" in text
     assert "4-modal at least as good as 3-modal, text->motion R@1 (label relevance): not measured" in text
-    assert "## Default model, unseen-action probe" in text and "speech(asr)->motion/noisy-10dB" in text
+    assert "## Shipped model, unseen-action probe" in text and "speech(asr)->motion/noisy-10dB" in text
+    assert "run `ablation-global`" in text
 
     release = tmp_path / "release"
     assert release_main([str(out / "cpu"), "--out", str(release)]) == 0
