@@ -56,6 +56,7 @@ class ModelConfig:
     speech_compression: str = "memory"  # memory | avgpool | conv1d | cls
     speech_tokens: int = 8
     memory_slots: int = 64
+    memory_init: float = 0.02  # std of the memory keys and values at initialisation
     speech_layers: int = 2
     max_speech_tokens: int = 500
     # video
@@ -228,8 +229,8 @@ class SpeechEncoder(nn.Module):
         self.project = nn.Linear(cfg.speech_in, d)
         if self.kind == "memory":
             self.query = nn.Linear(d, d)
-            self.memory_keys = nn.Parameter(torch.randn(cfg.memory_slots, d) * 0.02)
-            self.memory_values = nn.Parameter(torch.randn(cfg.memory_slots, d) * 0.02)
+            self.memory_keys = nn.Parameter(torch.randn(cfg.memory_slots, d) * cfg.memory_init)
+            self.memory_values = nn.Parameter(torch.randn(cfg.memory_slots, d) * cfg.memory_init)
         elif self.kind == "conv1d":
             self.conv = nn.Sequential(
                 nn.Conv1d(d, d, 3, stride=2, padding=1), nn.GELU(), nn.Conv1d(d, d, 3, stride=2, padding=1), nn.GELU()

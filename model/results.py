@@ -85,6 +85,7 @@ def findings(reports: dict[str, dict], shipped: str) -> str:
         ("speech-avgpool", "speech->motion/clean", "The memory-retrieval module beats average pooling", False, False),
         ("speech-conv1d", "speech->motion/clean", "The memory-retrieval module beats Conv1D", False, False),
         ("speech-cls", "speech->motion/clean", "The memory-retrieval module beats one CLS token", False, False),
+        ("speech-memory-init", "speech->motion/clean", "A small memory initialisation beats std 1", False, False),
     ]
     lines = []
     for variant, key, claim, at_least, always in checks:
@@ -137,6 +138,7 @@ SPEECH_VARIANTS = {  # what each run changes for speech, in words
     "cpu": "memory-retrieval compression to 8 tokens, Eq. 8 (the paper's design, the reference)",
     "ablation-global": "one pooled token per modality, symmetric InfoNCE",
     "ablation-speech-avgpool": "average pooling instead of the memory module",
+    "ablation-speech-memory-init": "the memory module with keys and values initialised at std 1, not 0.02",
     "ablation-speech-conv1d": "a strided Conv1D instead of the memory module",
     "ablation-speech-cls": "a single CLS token instead of the memory module",
     "ablation-mean": "mean instead of max aggregation",
