@@ -32,22 +32,23 @@ class TokenStore:
         size = self.path.stat().st_size
         if size % self.row.itemsize:  # a row torn by a crash: never referenced, cut it off
             os.truncate(self.path, size - size % self.row.itemsize)
-        self._rows: np.ndarray | None = None
+        self._size = size // self.row.itemsize  # rows written; a mapping shorter than this is stale
+        self._rows = np.empty(0, self.row)
 
     def __len__(self) -> int:
-        return self.path.stat().st_size // self.row.itemsize
+        return self._size
 
     def append(self, tokens: list[np.ndarray], weights: list[np.ndarray]) -> list[tuple[int, int]]:
         """Write motions' rows durably; their ``(start, length)`` in the store."""
         rows = np.empty(sum(len(t) for t in tokens), dtype=self.row)
         rows["token"] = np.concatenate(tokens)
         rows["weight"] = np.concatenate(weights)
-        start = len(self)
+        start = self._size
         with open(self.path, "ab") as file:
             file.write(rows.tobytes())
             file.flush()
             os.fsync(file.fileno())
-        self._rows = None  # the file grew: map it again on the next read
+        self._size += len(rows)  # before the caller publishes the spans: readers then map the new rows
         spans, at = [], start
         for t in tokens:
             spans.append((at, len(t)))
@@ -55,18 +56,22 @@ class TokenStore:
         return spans
 
     def rows(self) -> np.ndarray:
-        """Every row, read-only, over a memory map (a plain array: ``np.memmap`` slices cost 3x more)."""
-        if self._rows is None:
-            if not len(self):
-                return np.empty(0, self.row)
+        """Every row, read-only, over a memory map (a plain array: ``np.memmap`` slices cost 3x more).
+
+        Mapped again whenever the mapping holds fewer rows than were written, so a search on another
+        thread that mapped the file just before an append never keeps a mapping without the new rows.
+        """
+        rows = self._rows
+        if len(rows) < self._size:
             with open(self.path, "rb") as file:
-                self._rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), dtype=self.row)
-        return self._rows
+                rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), dtype=self.row)
+            self._rows = rows
+        return rows
 
     def read(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
         """One motion's tokens (float32) and weights."""
-        rows = self.rows()[start : start + length]
-        return rows["token"].astype(np.float32), np.array(rows["weight"])
+        tokens, weights, _ = self.gather([(start, length)])
+        return tokens, weights
 
     def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Several motions at once: their tokens and weights concatenated, and where each one starts."""
@@ -76,4 +81,4 @@ class TokenStore:
         return picked["token"].astype(np.float32), picked["weight"], starts
 
     def close(self) -> None:
-        self._rows = None
+        self._rows = np.empty(0, self.row)
