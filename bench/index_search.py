@@ -6,10 +6,12 @@ Builds a synthetic library in a fresh Qdrant Edge shard (tokens scattered around
 centres; 104 tokens of 128 dims is the default model's 8 body parts x 13 time steps) and
 text-like queries (16 noisy tokens of one motion), then for the same queries measures exact
 brute-force Eq. 8 in numpy over every motion (the matrices held in memory, the fastest exact
-baseline) and the two-stage search (pooled-vector HNSW prefetch -> MaxSim -> exact Eq. 8
-rescoring, ``server.index``) at several depths (prefetch:candidates), the index's default among
-them. Reports p50/p95 latency, the speed-up over exact, the mean top-10 overlap, the median score
-gap between exact ranks 10 and 11 (how close to a tie the 10th place is), ingest throughput and RSS.
+baseline) and the two-stage search (``server.index``: pooled-vector prefetch -> MaxSim when
+candidates < prefetch -> exact Eq. 8 rescoring) at several depths (prefetch:candidates), the
+index's default among them; ``hnsw-P:C`` searches the pooled vectors' HNSW graph where the
+index would scan them all (``EdgeIndex.EXACT_PREFETCH_UP_TO``). Reports p50/p95 latency, the
+speed-up over exact, the mean top-10 overlap, the median score gap between exact ranks 10 and 11
+(how close to a tie the 10th place is), ingest throughput and RSS.
 The centres are independent, so apart from its own motion a query's exact top 10 are near-ties:
 the hardest case for a first stage, where real libraries (takes, styles, mirrors) cluster.
 ``--library-npz`` uses real embeddings instead (arrays ``tokens`` (N, L, D), ``weights``).
@@ -74,8 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--query-tokens", type=int, default=16, help="tokens per query (a text query has up to 32)")
     parser.add_argument(
         "--depths",
-        default="default,50:50,200:50,1000:100,2000:200",
-        help="prefetch:candidates settings to compare; 'default': the index's own (MotionIndex.depth)",
+        default="default,100:100,500:500,200:50,2000:200,hnsw-200:200,hnsw-1000:1000",
+        help="prefetch:candidates settings to compare; 'default': the index's own (MotionIndex.depth); "
+        "'hnsw-' first: the pooled prefetch on HNSW (EdgeIndex.search_params)",
     )
     parser.add_argument("--library-npz", type=Path, help="real embeddings: tokens (N, L, D) and weights (N, L)")
     parser.add_argument("--out", type=Path)
@@ -112,15 +115,19 @@ def main(argv: list[str] | None = None) -> dict:
             exact_top.append({f"m{j:07d}" for j in order[:10]})
             gaps.append(float(scores[order[9]] - scores[order[10]]))
         settings = []
-        for depth in [None if d == "default" else tuple(map(int, d.split(":"))) for d in args.depths.split(",")]:
+        for setting in args.depths.split(","):
+            hnsw = setting.startswith("hnsw-")
+            depth = None if setting == "default" else tuple(map(int, setting.removeprefix("hnsw-").split(":")))
+            index.EXACT_PREFETCH_UP_TO = 0 if hnsw else EdgeIndex.EXACT_PREFETCH_UP_TO
             two_stage_ms, overlaps = [], []
-            for (q, a), top in zip(tqdm(queries, desc=f"two-stage {depth or 'default'}", unit="query"), exact_top):
+            for (q, a), top in zip(tqdm(queries, desc=f"two-stage {setting}", unit="query"), exact_top):
                 start = time.perf_counter()
                 hits = index.search(q, a, top_k=10, depth=depth)
                 two_stage_ms.append((time.perf_counter() - start) * 1000)
                 overlaps.append(len({h.id for h in hits} & top) / 10)
             settings.append({
                 "prefetch_candidates": list(depth or index.depth()),
+                "first_stage": "hnsw" if hnsw else "exact" if n <= EdgeIndex.EXACT_PREFETCH_UP_TO else "hnsw",
                 "default": depth is None,
                 "two_stage_ms": percentiles(two_stage_ms),
                 "speedup_p50": round(float(np.median(exact_ms) / np.median(two_stage_ms)), 1),
@@ -146,8 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
     path = write_result("index_search", result, args.out)
     for r in settings:
         depth, p50 = r["prefetch_candidates"], r["two_stage_ms"]["p50"]
-        print(f"{n} motions, prefetch:candidates {depth}: two-stage p50 {p50} ms ({r['speedup_p50']}x faster than "
-              f"exact), top-10 overlap {r['top10_overlap']}")  # fmt: skip
+        print(f"{n} motions, {r['first_stage']} prefetch:candidates {depth}: two-stage p50 {p50} ms "
+              f"({r['speedup_p50']}x faster than exact), top-10 overlap {r['top10_overlap']}")  # fmt: skip
     print(f"wrote {path}")
     return result
 

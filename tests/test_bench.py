@@ -37,7 +37,7 @@ def test_server_latency_smoke(tmp_path, onnx_bundle, demo_clips):
     assert saved["library"]["motions"] == 2 * len(demo_clips) == result["library"]["motions"]
     assert saved["load"]["errors"] == 0 and saved["text_ms"]["p50"] > 0 and saved["stream_mb_per_s"] > 0
     assert saved["providers"][-1] == "CPUExecutionProvider"
-    assert saved["text_top10_overlap_with_exact"] >= 0.9 and saved["index_depth_prefetch_candidates"] == [200, 50]
+    assert saved["text_top10_overlap_with_exact"] >= 0.9 and saved["index_depth_prefetch_candidates"] == [100, 100]
 
 
 def test_index_search_smoke(tmp_path):
@@ -50,7 +50,9 @@ def test_index_search_smoke(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["library"]["motions"] == 600 and saved["exact_numpy_ms"]["n"] == 10
     default, *others = saved["settings"]
-    assert default["default"] and default["prefetch_candidates"] == [200, 50]  # a small library: the floor
-    assert [s["prefetch_candidates"] for s in others] == [[50, 50], [200, 50], [1000, 100], [2000, 200]]
+    assert default["default"] and default["prefetch_candidates"] == [100, 100]  # a small library: the floor
+    assert [s["prefetch_candidates"] for s in others] == [[100, 100], [500, 500], [200, 50], [2000, 200], [200, 200],
+                                                          [1000, 1000]]  # fmt: skip
+    assert [s["first_stage"] for s in saved["settings"]] == ["exact"] * 5 + ["hnsw"] * 2
     assert all(s["two_stage_ms"]["n"] == 10 and s["speedup_p50"] > 0 for s in saved["settings"])
     assert default["top10_overlap"] == result["settings"][0]["top10_overlap"] >= 0.9

@@ -128,12 +128,14 @@ def test_qdrant_client_backend_ranks_like_edge(edge, records, tmp_path):
     client.upsert(records[:600])
     small = EdgeIndex(tmp_path / "edge", D)
     small.upsert(records[:600])
+    assert small.depth() == (100, 100) and client.depth() == (200, 50)
     for seed in range(5):
         q = library(1, seed=200 + seed)[0]
         for flt in (None, SearchFilter(contents=["run"], include_mirrors=False)):
-            a = [h.id for h in small.search(q.tokens, q.weights, top_k=10, filter=flt)]
-            b = [h.id for h in client.search(q.tokens, q.weights, top_k=10, filter=flt)]
-            assert a == b
+            for depth in ((200, 50), (100, 100)):  # with the MaxSim stage (qdrant-client's default) and without
+                a = [h.id for h in small.search(q.tokens, q.weights, top_k=10, filter=flt, depth=depth)]
+                b = [h.id for h in client.search(q.tokens, q.weights, top_k=10, filter=flt, depth=depth)]
+                assert a == b
     assert client.search(q.tokens, q.weights, filter=SearchFilter(contents=["moonwalk"])) == []
     client.close()
     small.close()
