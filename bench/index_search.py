@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
             exact_ms.append((time.perf_counter() - start) * 1000)
             exact_top.append({f"m{j:07d}" for j in order[:10]})
             gaps.append(float(scores[order[9]] - scores[order[10]]))
+        for q, a in queries:  # warm up: the shard and the token store paged in, as in a running server
+            index.search(q, a, top_k=10, depth=(1000, 1000))
         settings = []
         for setting in args.depths.split(","):
             hnsw = setting.startswith("hnsw-")
