@@ -10,9 +10,11 @@ The exact score needs the candidates' tokens and weights back: the embedded inde
 a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
 rows), the ``qdrant-client`` backend as a float16 copy in the payload (one string per point).
 
-A search prefetches points on the pooled vector (how many grows with the library: ``depth``),
+A search prefetches points on the pooled vector (how many grows with the library: ``depth``;
+the embedded index scans every pooled vector up to 250,000 motions, HNSW beyond), optionally
 reranks them by MaxSim with the query's token weights folded into the query tokens
-(``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant), rescores the best of those
+(``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant; the default for the
+``qdrant-client`` backend, whose candidates' tokens cross the network), rescores the candidates
 exactly with Eq. 8 in numpy (both directions, both sides' weights, in one matrix product) and
 reads the payloads of the top hits. ``search_exact`` scores every matching motion the same way
 (the reference the two-stage search is measured against). Point ids are UUIDv5 of the motion id
