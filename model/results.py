@@ -188,6 +188,24 @@ def reading(reports: dict[str, dict], shipped: str) -> str:
         + "; ".join(f"{what} {value:.1f}" for _, what, value in tried)
         + (f"; the ASR cascade beside them (Whisper tiny.en transcript -> the text encoder) {asr:.1f}." if asr else ".")
     )
+    text, speech = "text->motion/descriptive", "speech->motion/clean"
+    by_speech = {True: [], False: []}  # does the variant train speech -> (name, text R@1)
+    for report in [default] + [r for n, r in sorted(reports.items()) if n != "cpu"]:
+        if r1(report, text) is not None:
+            by_speech[r1(report, speech) is not None].append((report["name"], r1(report, text)))
+    if by_speech[True] and by_speech[False]:
+        best = {k: max(v for _, v in pairs) for k, pairs in by_speech.items()}
+        reaches = best[True] >= best[False]
+        gap = "" if reaches else ("; the speech pairs add three loss terms over the same motion encoder, and whether "
+                                  "a longer schedule closes the gap was not tested")  # fmt: skip
+        lines.append(
+            "- Text -> motion R@1 (label relevance) of every variant trained with speech: "
+            + ", ".join(f"{n} {v:.1f}" for n, v in by_speech[True])
+            + "; without speech: "
+            + ", ".join(f"{n} {v:.1f}" for n, v in by_speech[False])
+            + f". The best with speech ({best[True]:.1f}) {'reaches' if reaches else 'stays below'} the best "
+            f"without ({best[False]:.1f}) in this budget{gap}."
+        )
     if shipped != "cpu":
         mine, theirs = _headlines(reports[shipped])[-1], headline[-1]
         lines.append(
