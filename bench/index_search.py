@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
                 overlaps.append(len({h.id for h in hits} & top) / 10)
             settings.append({
                 "prefetch_candidates": list(depth or index.depth()),
-                "first_stage": "hnsw" if hnsw else "exact" if n <= EdgeIndex.EXACT_PREFETCH_UP_TO else "hnsw",
+                "first_stage": "exact" if n <= index.EXACT_PREFETCH_UP_TO else "hnsw",
                 "default": depth is None,
                 "two_stage_ms": percentiles(two_stage_ms),
                 "speedup_p50": round(float(np.median(exact_ms) / np.median(two_stage_ms)), 1),

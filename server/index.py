@@ -109,6 +109,11 @@ def eq8_many(q: np.ndarray, a: np.ndarray, found: Candidates) -> np.ndarray:
     return 0.5 * (forward + backward)
 
 
+def hnsw_ef(prefetch: int) -> int:
+    """How wide an HNSW search of the pooled vectors looks for ``prefetch`` points (both backends)."""
+    return max(4 * prefetch, 512)
+
+
 def folded(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Query tokens scaled by their weights (times their count, to keep MaxSim scores near 1)."""
     return tokens * (weights * len(weights))[:, None]
@@ -309,7 +314,7 @@ class EdgeIndex(MotionIndex):
         the synthetic library and ef 1,024 took 8 ms for 94 %), HNSW beyond it with ef = 4 x prefetch."""
         if len(self) <= self.EXACT_PREFETCH_UP_TO:
             return self.q.SearchParams(exact=True)
-        return self.q.SearchParams(hnsw_ef=max(4 * prefetch, 512))
+        return self.q.SearchParams(hnsw_ef=hnsw_ef(prefetch))
 
     def candidates(self, tokens, weights, prefetch, n, flt):
         q = self.q
@@ -430,7 +435,7 @@ class QdrantClientIndex(MotionIndex):
         m = self.m
         flt = self._filter(flt)
         first = m.Prefetch(query=pooled(tokens, weights).tolist(), using=POOLED, limit=prefetch, filter=flt,
-                           params=m.SearchParams(hnsw_ef=max(4 * prefetch, 512)))  # fmt: skip
+                           params=m.SearchParams(hnsw_ef=hnsw_ef(prefetch)))  # fmt: skip
         points = self.client.query_points(self.collection, prefetch=first, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
                                           with_vectors=False).points  # fmt: skip
