@@ -292,8 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.run} is not a run directory or release folder (no config.yaml)")
     try:
         return export(args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"python -m exporter: error: {error}", file=sys.stderr)
+    except ImportError as error:  # torch, onnx or onnxscript absent: the export extra is not installed
+        print(f"python -m exporter: error: {error}; install the exporter with pip install -e '.[cpu,export]'",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    except Exception as error:  # any other failure: its real cause, in one line
+        print(f"python -m exporter: error: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
 
 

@@ -3,8 +3,10 @@
 * text: captions from ``dataset.captions`` (both registers) and one longer than the tokenizer's limit;
 * motion: raw 263-d features of the committed demo clips (``data/demo/*.bvh``) through the motion
   layer, as ``dataset.build`` computes them (one long clip, one short, one cut to a few frames);
-* speech: utterances synthesised with espeak-ng voices (``dataset.speech``), or the first FLACs of a
-  built dataset folder;
+* speech: three short utterances committed as FLAC under ``exporter/speech_samples/`` (the captions
+  above, spoken by espeak-ng voices), so that exporting needs no speech engine (a fresh machine has
+  none); ``python -m exporter.samples`` synthesises them again (needs espeak-ng). Or the first FLACs of
+  a built dataset folder;
 * video: the demo clips rendered by ``dataset.render`` as the dataset renders them (16 frames, 160 px),
   or the first rendered stacks of a built dataset folder.
 """
@@ -26,6 +28,8 @@ CAPTIONS = (
 )
 VOICES = ("espeak-en-us+m3", "espeak-en+f2", "espeak-en-gb-x-rp+m7")
 RENDER_FRAMES, RENDER_SIZE = 16, 160  # dataset.build's VIDEO_FRAMES, VIDEO_SIZE
+SPEECH = Path(__file__).resolve().parent / "speech_samples"
+SPEECH_MANIFEST = SPEECH / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,31 @@ def motion_samples() -> list[np.ndarray]:
     return features
 
 
-def speech_samples(texts: list[str]) -> list[np.ndarray]:
-    from dataset.speech import synthesize
+def speech_samples() -> list[np.ndarray]:
+    """The committed utterances (float32 mono 16 kHz), read with soundfile: no speech engine needed."""
+    from dataset.speech import read_audio
+
+    if not SPEECH_MANIFEST.exists():
+        raise FileNotFoundError(f"{SPEECH_MANIFEST} is missing: the committed speech samples are incomplete")
+    rows = json.loads(SPEECH_MANIFEST.read_text())
+    return [read_audio(SPEECH / row["file"]) for row in rows]
+
+
+def write_speech_samples() -> list[dict]:
+    """Synthesise the speech samples again (espeak-ng) into ``exporter/speech_samples/`` with their manifest."""
+    import soundfile as sf
+
+    from dataset.speech import SAMPLE_RATE, synthesize
     from dataset.voices import voice_by_id
 
-    return [synthesize(text, voice_by_id(voice)) for text, voice in zip(texts, VOICES)]
+    SPEECH.mkdir(exist_ok=True)
+    rows = []
+    for i, (text, voice) in enumerate(zip(caption_samples(), VOICES)):
+        file = f"utterance-{i}.flac"
+        sf.write(str(SPEECH / file), synthesize(text, voice_by_id(voice)), SAMPLE_RATE, subtype="PCM_16")
+        rows.append({"file": file, "text": text, "voice": voice})
+    SPEECH_MANIFEST.write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
 
 
 def video_samples() -> list[np.ndarray]:
@@ -95,10 +119,14 @@ def dataset_samples(data: Path, n: int = 3) -> tuple[list[np.ndarray], list[np.n
 
 
 def real_samples(data: Path | None = None) -> Samples:
-    """Captions, demo motions, and speech and video synthesised here (or read from ``data``, a built dataset)."""
-    texts = caption_samples()
+    """Captions, demo motions, committed speech and rendered video (or speech and video read from ``data``)."""
     if data is not None:
         audios, videos = dataset_samples(Path(data))
     else:
-        audios, videos = speech_samples(texts), video_samples()
-    return Samples(texts, audios, videos, motion_samples())
+        audios, videos = speech_samples(), video_samples()
+    return Samples(caption_samples(), audios, videos, motion_samples())
+
+
+if __name__ == "__main__":
+    for row in write_speech_samples():
+        print(f"{SPEECH / row['file']}: {row['voice']}: {row['text']}")

@@ -76,8 +76,8 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
     log.info("exporting %s to the ONNX bundle %s (once)", run, bundle)
     result = subprocess.run([sys.executable, "-m", "exporter", "--run", str(run), "--out", str(bundle)])
     if result.returncode:
-        raise SystemExit(f"exporting the model failed (exit {result.returncode}); install the exporter with "
-                         f"pip install -e '.[export]' or pass --bundle DIR")  # fmt: skip
+        raise SystemExit(f"exporting the model failed (exit {result.returncode}): the exporter's error is above; "
+                         f"or pass --bundle DIR with an exported bundle")  # fmt: skip
     return bundle
 
 
