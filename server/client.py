@@ -3,22 +3,33 @@
     python -m server.client search TEXT [--top 5] [--save DIR] [--content C] [--style S]
     python -m server.client speech FILE.wav|FILE.flac [--top 5] [--save DIR]
     python -m server.client motion FILE.bvh [--top 5]
+    python -m server.client video FILE.mp4|FRAMES_DIR [--top 5]
+    python -m server.client similar ID [--top 5]
     python -m server.client get ID [--out FILE] [--fps 30] [--in-place] [--mirror]
     python -m server.client list [--page-size 20]
+    python -m server.client ingest PATH... [--content C] [--style S] [--source NAME] [--licence L] [--rig map.json]
+    python -m server.client delete ID...
 
-``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh``. The address comes from
-``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
-``$MOTIONSEARCH_TOKEN``. Errors print the server's status and message, not a traceback.
+``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh``. ``ingest`` uploads BVH files and every
+``*.bvh`` under the folders given (recursive), in batches. ``video`` decodes a video file with PyAV
+(a well-kept FFmpeg binding that installs from wheels) or reads a folder of JPEG/PNG frames, and
+sends at most 64 frames sampled uniformly, scaled to 320 px on the long side. The address comes
+from ``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
+``$MOTIONSEARCH_TOKEN``. Every error is one line with the server's status and message, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from pathlib import Path
 
 import grpc
+import numpy as np
+from PIL import Image
 
 from motionsearch.client import Client
 from motionsearch.v1 import motionsearch_pb2 as pb
@@ -39,13 +50,88 @@ def save_hits(client: Client, response: pb.SearchResponse, folder: Path) -> None
         print(f"saved {path}")
 
 
+VIDEO_FRAMES, VIDEO_SIDE, INGEST_BATCH = 64, 320, 16
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def bvh_files(paths: list[Path]) -> list[Path]:
+    """The BVH files named and every ``*.bvh`` under the folders named, sorted, each once."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() == ".bvh" and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return list(dict.fromkeys(files))
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    image = image.convert("RGB")
+    image.thumbnail((VIDEO_SIDE, VIDEO_SIDE))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def video_frames(path: Path) -> tuple[list[bytes], float]:
+    """At most ``VIDEO_FRAMES`` frames of a video file or a folder of images, sampled uniformly, as JPEG."""
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise FileNotFoundError(f"{path}: no JPEG or PNG frames in the folder")
+        keep = np.unique(np.linspace(0, len(images) - 1, min(len(images), VIDEO_FRAMES)).round().astype(int))
+        frames = []
+        for i in keep:
+            with Image.open(images[i]) as image:
+                frames.append(_jpeg(image))
+        return frames, 0.0
+    import av  # only this command needs it
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or 0)
+            decoded = [frame.to_image() for frame in container.decode(stream)]
+    except (av.error.FFmpegError, IndexError) as error:
+        raise OSError(f"{path}: not a readable video ({error})") from None
+    if not decoded:
+        raise OSError(f"{path}: the video has no frames")
+    keep = np.unique(np.linspace(0, len(decoded) - 1, min(len(decoded), VIDEO_FRAMES)).round().astype(int))
+    return [_jpeg(decoded[i]) for i in keep], fps * len(keep) / len(decoded)
+
+
+def ingest(client: Client, paths: list[Path], metadata: dict) -> int:
+    """Upload in batches of ``INGEST_BATCH`` files; prints what was added, unchanged and failed. Exit 1 on failures."""
+    from tqdm import tqdm
+
+    files = bvh_files(paths)
+    if not files:
+        raise FileNotFoundError("no .bvh files under " + ", ".join(map(str, paths)))
+    added = unchanged = 0
+    failed: dict[str, str] = {}
+    with tqdm(total=len(files), unit="clip", desc="ingest") as bar:
+        for i in range(0, len(files), INGEST_BATCH):
+            batch = files[i : i + INGEST_BATCH]
+            report = client.ingest(batch, **metadata)
+            added += len(report.added)
+            unchanged += len(report.unchanged)
+            failed.update(report.failed)
+            bar.update(len(batch))
+    for name, reason in sorted(failed.items()):
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    print(f"{added} added, {unchanged} unchanged, {len(failed)} failed, of {len(files)} files")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.client", description=__doc__.split("\n")[0])
     parser.add_argument("--address", default="127.0.0.1:50051")
     parser.add_argument("--token", default=os.environ.get("MOTIONSEARCH_TOKEN"))
     parser.add_argument("--timeout", type=float, default=30.0)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, arg in (("search", "text"), ("speech", "file"), ("motion", "file")):
+    for name, arg in (("search", "text"), ("speech", "file"), ("motion", "file"), ("video", "file"), ("similar", "id")):
         sub = commands.add_parser(name)
         sub.add_argument(arg)
         sub.add_argument("--top", type=int, default=10)
@@ -62,16 +148,25 @@ def main(argv: list[str] | None = None) -> int:
     listing = commands.add_parser("list")
     listing.add_argument("--page-size", type=int, default=20)
     listing.add_argument("--page-token", default="")
+    upload = commands.add_parser("ingest", help="add BVH files and folders (recursive) to the library")
+    upload.add_argument("paths", nargs="+", type=Path)
+    for field in ("content", "style", "source", "licence"):
+        upload.add_argument(f"--{field}", default="")
+    upload.add_argument("--rig", type=Path, help="a rig map (JSON) for a rig not recognised by joint names")
+    delete = commands.add_parser("delete", help="remove motions by id")
+    delete.add_argument("ids", nargs="+")
     args = parser.parse_args(argv)
 
     client = Client(args.address, args.token, args.timeout)
     try:
-        if args.command in ("search", "speech", "motion"):
+        if args.command in ("search", "speech", "motion", "video", "similar"):
             options = pb.SearchOptions(top_k=args.top, include_mirrors=args.mirrors,
                                        filter=pb.Filter(contents=args.content, styles=args.style))  # fmt: skip
             search = {"search": lambda: client.search_text(args.text, options),
                       "speech": lambda: client.search_speech(Path(args.file), options),
-                      "motion": lambda: client.search_motion(Path(args.file), options)}[args.command]  # fmt: skip
+                      "motion": lambda: client.search_motion(Path(args.file), options),
+                      "video": lambda: client.search_frames(*video_frames(Path(args.file)), options=options),
+                      "similar": lambda: client.similar(args.id, options)}[args.command]  # fmt: skip
             response = search()
             print_hits(response)
             if args.save:
@@ -81,6 +176,16 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or Path(f"{args.id}.bvh")
             out.write_bytes(data)
             print(f"saved {out} ({len(data):,} bytes)")
+        elif args.command == "ingest":
+            metadata = {f: getattr(args, f) for f in ("content", "style", "source", "licence")}
+            if args.rig:
+                metadata["rig_json"] = args.rig.read_text()
+            return ingest(client, args.paths, metadata)
+        elif args.command == "delete":
+            result = client.delete(args.ids)
+            print(f"{result.deleted} deleted" + (f"; not found: {', '.join(result.not_found)}" if result.not_found
+                                                  else ""))  # fmt: skip
+            return 1 if result.not_found else 0
         else:
             page = client.list_motions(args.page_size, args.page_token)
             for m in page.motions:

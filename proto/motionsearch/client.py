@@ -49,6 +49,37 @@ class Client:
         request = pb.SearchMotionRequest(bvh=Path(bvh_file).read_bytes(), options=options)
         return self._call(self.stub.SearchMotion, request)
 
+    def search_frames(self, frames: list[bytes], fps: float = 0.0, options: pb.SearchOptions | None = None):
+        """Rank against a video sent as encoded images (JPEG or PNG bytes), one per chunk, in time order."""
+
+        def messages() -> Iterator[pb.SearchVideoRequest]:
+            kind = pb.VideoConfig.KIND_IMAGE_FRAMES
+            yield pb.SearchVideoRequest(config=pb.VideoConfig(kind=kind, fps=fps, options=options))
+            for frame in frames:
+                yield pb.SearchVideoRequest(chunk=frame)
+
+        return self._call(self.stub.SearchVideo, messages())
+
+    def ingest(self, files: list[Path], **metadata) -> pb.IngestResponse:
+        """Upload BVH files (names without folders); ``metadata`` are IngestFile fields (content, style, ...)."""
+
+        def messages() -> Iterator[pb.IngestRequest]:
+            for path in files:
+                yield pb.IngestRequest(file=pb.IngestFile(name=Path(path).name, **metadata))
+                data = Path(path).read_bytes()
+                for i in range(0, len(data), CHUNK):
+                    yield pb.IngestRequest(chunk=data[i : i + CHUNK])
+
+        return self._call(self.stub.IngestMotions, messages())
+
+    def delete(self, ids: list[str]) -> pb.DeleteMotionsResponse:
+        return self._call(self.stub.DeleteMotions, pb.DeleteMotionsRequest(ids=ids))
+
+    def similar(self, motion_id: str, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
+        """Motions like one in the library: its stored BVH sent back as a motion query."""
+        request = pb.SearchMotionRequest(bvh=self.get_motion(motion_id), options=options)
+        return self._call(self.stub.SearchMotion, request)
+
     def get_motion(self, motion_id: str, **options) -> bytes:
         """The whole BVH of one motion; ``options`` are GetMotionRequest fields (fps, in_place, mirror, ...)."""
         chunks = self._call(self.stub.GetMotion, pb.GetMotionRequest(id=motion_id, **options))
