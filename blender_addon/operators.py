@@ -1,4 +1,5 @@
-"""The add-on's operators: connect, search (text, audio file, microphone), import, bone map.
+"""The add-on's operators: connect, search (text, audio file, microphone, the active action), import,
+add the active action to the library, bone map.
 
 Network calls never block the UI: invoked from a button, an operator runs its call
 on a worker thread and polls it from a modal timer; run from a script
@@ -8,6 +9,7 @@ readable line in the panel and an operator error report, never a traceback.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -209,6 +211,76 @@ class MOTIONSEARCH_OT_record(_Search, bpy.types.Operator):
         return lambda: client.search_audio(pcm, config)
 
 
+def action_bvh(context, s) -> tuple[bytes, str, str]:
+    """The active armature's action as BVH (Blender's own exporter, at the scene's frame rate), a rig map (JSON)
+    naming its bones by canonical joint (the panel's bone map, else the rig preset, as imports map them) and the
+    action's name."""
+    armature = context.active_object
+    if armature is None or armature.type != "ARMATURE":
+        raise ValueError("select an armature with an action first")
+    action = armature.animation_data.action if armature.animation_data else None
+    if action is None:
+        raise ValueError(f"{armature.name} has no active action to search with")
+    bones = [b.name for b in armature.data.bones]
+    joints: dict = {p.name: p.target for p in s.bone_pairs if p.target in bones}
+    try:
+        joints = joints or (bone_map.detect(bones)[1] if s.preset == "AUTO" else bone_map.bind(s.preset, bones))
+    except bone_map.BoneMapError as error:
+        raise ValueError(str(error)) from None
+    if "spine2" not in joints and {"spine1", "spine3"} <= set(joints):  # two spine bones: the middle one between
+        joints["spine2"] = {"between": [joints["spine1"], joints["spine3"]], "t": 0.5}
+    if context.object and context.object.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    first, last = (int(round(f)) for f in action.frame_range)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "action.bvh"
+        bpy.ops.export_anim.bvh(filepath=str(path), frame_start=first, frame_end=max(last, first + 1),
+                                global_scale=1.0)  # fmt: skip
+        data = path.read_bytes()
+    return data, json.dumps({"name": f"blender-{armature.name}", "joints": joints}), action.name
+
+
+class MOTIONSEARCH_OT_search_action(_Search, bpy.types.Operator):
+    """Find library motions like the active armature's action (through its bone map)"""
+
+    bl_idname = "motionsearch.search_action"
+    bl_label = "Find Similar to Action"
+
+    def prepare(self, context):
+        s = state(context)
+        data, rig_json, name = action_bvh(context, s)
+        client, options = self._client(context), search_options(s)
+        s.status = f"Searching like {name}..."
+        return lambda: client._call(client.stub.SearchMotion,
+                                    pb.SearchMotionRequest(bvh=data, rig_json=rig_json, options=options))  # fmt: skip
+
+
+class MOTIONSEARCH_OT_add_action(_ServerCall, bpy.types.Operator):
+    """Add the active armature's action to the library, to be found by text, voice or example"""
+
+    bl_idname = "motionsearch.add_action"
+    bl_label = "Add Action to Library"
+
+    def prepare(self, context):
+        s = state(context)
+        data, rig_json, action = action_bvh(context, s)
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in (s.library_name.strip() or action))[:120]
+        client = self._client(context)
+        upload = {"content": s.library_tags.strip(), "source": "blender", "rig_json": rig_json}
+        s.status = f"Adding {name} to the library..."
+        request = [pb.IngestRequest(file=pb.IngestFile(name=f"{name}.bvh", **upload)), pb.IngestRequest(chunk=data)]
+        return lambda: client._call(client.stub.IngestMotions, iter(request))
+
+    def finish(self, context, report) -> set[str]:
+        s = state(context)
+        if report.failed:
+            raise ValueError("; ".join(f"{name}: {reason}" for name, reason in report.failed.items()))
+        added = [m.id for m in report.added if not m.mirror]
+        s.status = f"Added {', '.join(added)} to the library" if added else "Already in the library (same content)"
+        self.report({"INFO"}, s.status)
+        return {"FINISHED"}
+
+
 class MOTIONSEARCH_OT_import(_ServerCall, bpy.types.Operator):
     """Download the selected clip and import it at the current frame"""
 
@@ -335,7 +407,8 @@ class MOTIONSEARCH_OT_clear_bone_map(bpy.types.Operator):
 
 
 CLASSES = (MOTIONSEARCH_OT_connect, MOTIONSEARCH_OT_search, MOTIONSEARCH_OT_search_audio_file, MOTIONSEARCH_OT_record,
-           MOTIONSEARCH_OT_import, MOTIONSEARCH_OT_fill_bone_map, MOTIONSEARCH_OT_clear_bone_map)  # fmt: skip
+           MOTIONSEARCH_OT_search_action, MOTIONSEARCH_OT_add_action, MOTIONSEARCH_OT_import,
+           MOTIONSEARCH_OT_fill_bone_map, MOTIONSEARCH_OT_clear_bone_map)  # fmt: skip
 
 
 def register() -> None:

@@ -41,6 +41,7 @@ class MOTIONSEARCH_PT_search(_Panel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(s, "audio_path", text="")
         row.operator("motionsearch.search_audio_file", text="", icon="SOUND")
+        layout.operator("motionsearch.search_action", icon="ACTION")
 
         layout.template_list("MOTIONSEARCH_UL_results", "", s, "results", s, "result_index", rows=5)
 
@@ -100,8 +101,22 @@ class MOTIONSEARCH_PT_bone_map(_Panel, bpy.types.Panel):
                 row.prop(pair, "target", text="")
 
 
+class MOTIONSEARCH_PT_library(_Panel, bpy.types.Panel):
+    bl_label = "Add to Library"
+    bl_parent_id = "MOTIONSEARCH_PT_search"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context) -> None:
+        s, layout = state(context), self.layout
+        layout.prop(s, "library_name")
+        layout.prop(s, "library_tags")
+        row = layout.row()
+        row.enabled = not s.busy
+        row.operator("motionsearch.add_action", icon="ADD")
+
+
 CLASSES = (MOTIONSEARCH_UL_results, MOTIONSEARCH_PT_search, MOTIONSEARCH_PT_filters, MOTIONSEARCH_PT_import,
-           MOTIONSEARCH_PT_bone_map)  # fmt: skip
+           MOTIONSEARCH_PT_bone_map, MOTIONSEARCH_PT_library)  # fmt: skip
 
 
 def register() -> None:

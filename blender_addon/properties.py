@@ -60,6 +60,10 @@ class MotionSearchState(bpy.types.PropertyGroup):
     mirror: bpy.props.BoolProperty(name="Mirror", default=False, description="Swap left and right")
     preset: bpy.props.EnumProperty(name="Rig", items=_preset_items, description="Bone names of your armature")
     bone_pairs: bpy.props.CollectionProperty(type=MotionSearchBonePair)
+    library_name: bpy.props.StringProperty(
+        name="Name", description="Library id of the added action (default: its name)"
+    )
+    library_tags: bpy.props.StringProperty(name="Tags", description="Words to find it by, e.g. 'kick, karate'")
 
 
 CLASSES = (MotionSearchResult, MotionSearchBonePair, MotionSearchState)

@@ -129,6 +129,19 @@ def test_import_onto_a_renamed_rig_keeps_the_motion(scenario):
     assert np.abs(got - expected[:, [names.index(n) for n in mapped]]).max() < 1 * MM
 
 
+def test_similar_to_the_active_action_finds_the_driving_clip_first(scenario):
+    top = scenario["text_hits"][0][0]
+    assert scenario["similar_identical"][0] == top
+    assert scenario["similar_renamed"][0] == top  # a Mixamo-named armature, through its bone map
+
+
+def test_the_active_action_is_added_to_the_library_and_found(scenario):
+    assert scenario["add_status"] == "Added my-blender-take to the library", scenario["add_status"]
+    assert scenario["similar_after_add"][0] in ("my-blender-take", scenario["text_hits"][0][0])
+    assert "my-blender-take" in scenario["similar_after_add"][:2]
+    assert scenario["deleted"] == 2  # the take and its mirror
+
+
 def test_a_dead_server_is_a_readable_report(scenario):
     assert "cannot reach the motionsearch server" in scenario["down_error"]
     assert "Traceback" not in scenario["down_error"]

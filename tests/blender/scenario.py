@@ -93,7 +93,25 @@ result["renamed_status"] = import_onto(renamed)
 result["renamed"] = positions(renamed, frames)
 result["renamed_offset"] = [200.0, 0.0, 0.0]
 
-# 4. A dead server gives a readable report, not a traceback.
+# 4. Find similar to the active action: the identical rig, now driven by the top clip, finds that clip first;
+#    the renamed (Mixamo) rig's action goes through its bone map. Then add the renamed rig's action to the library.
+bpy.context.scene.render.fps, bpy.context.scene.render.fps_base = 30, 1.0  # the clip's rate: the action plays as stored
+s.include_mirrors, s.top_k = False, 5
+for name in ("identical", "renamed"):
+    bpy.ops.object.select_all(action="DESELECT")
+    rig = bpy.data.objects[name]
+    rig.select_set(True)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.motionsearch.search_action()
+    result[f"similar_{name}"] = [r.motion_id for r in s.results]
+s.library_name, s.library_tags = "my-blender-take", "karate kick"
+bpy.ops.motionsearch.add_action()
+result["add_status"] = s.status
+bpy.ops.motionsearch.search_action()
+result["similar_after_add"] = [r.motion_id for r in s.results]
+result["deleted"] = client.delete(["my-blender-take"]).deleted  # the session's shared library stays as it was
+
+# 5. A dead server gives a readable report, not a traceback.
 prefs.address, prefs.timeout = args["dead_address"], 3.0
 try:
     bpy.ops.motionsearch.search()
