@@ -70,6 +70,7 @@ THRESHOLDS = {
     "stomp_speed": 1.6,  # downward foot speed (m/s) just before touching down
     # turning: smoothed facing yaw
     "turn_rate_deg_s": 30.0,
+    "turn_ease_deg_s": 8.0,
     "min_turn_deg": 35.0,
     "spin_deg": 270.0,
     # airborne: every foot joint off the floor
@@ -92,9 +93,11 @@ THRESHOLDS = {
     "min_raise_s": 0.3,
     "wave_amplitude_m": 0.05,  # peak to peak of each half swing
     "wave_min_swings": 3,
+    "beckon_min_swings": 4,
     "wave_half_period_s": (0.08, 0.9),
-    "punch_speed": 2.4,
-    "punch_reach": 0.8,  # wrist-shoulder distance / arm length at the strike
+    "punch_speed": 2.0,  # hand against the pelvis (m/s)
+    "punch_extension_speed": 1.8,  # wrist-shoulder distance growing this fast (m/s)
+    "punch_reach": 0.9,  # wrist-shoulder distance / arm length at the strike
     "point_reach": 0.88,
     "point_still_speed": 0.35,
     "min_point_s": 0.5,
@@ -143,6 +146,12 @@ class Event:
     kind: ClassVar[str] = "event"
     start: float
     end: float
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # plain Python values (numpy scalars in, JSON-ready records out)
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                object.__setattr__(self, f.name, value.item())
 
     @property
     def duration(self) -> float:
@@ -546,7 +555,18 @@ def _turns(b: _Body, travelling: np.ndarray) -> list[Event]:
     out: list[Event] = []
     for sign in (1, -1):
         turning = _fill_gaps(sign * rate > _T["turn_rate_deg_s"], b.frames(0.5))
+        easing = sign * rate > _T["turn_ease_deg_s"]  # the start and end of a turn, slower than its middle
+        spans: list[list[int]] = []
         for a, z in _runs(turning):
+            while a > 0 and easing[a - 1]:
+                a -= 1
+            while z < b.n and easing[z]:
+                z += 1
+            if spans and a <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], z)
+            else:
+                spans.append([a, z])
+        for a, z in spans:
             z = min(z, b.n - 1)
             angle = float(np.degrees(b.yaw[z] - b.yaw[a])) * sign
             if angle < _T["min_turn_deg"]:
@@ -667,10 +687,13 @@ def _arms(b: _Body) -> list[Event]:
             waves[sd].append(Wave(b.t(a), b.t(z), sd, swings, tempo))
         # beckoning: the hand in front, moving toward and away from the body, more than sideways
         zf = _smooth(b.local[:, w, 2] - b.local[:, sh, 2], b.fps, 0.1)
-        front = (zf > 0.15) & (wy > b.p[:, 0, 1])
-        for a, z, _, _ in _oscillations(b, zf, front):
-            if np.ptp(zf[a : z + 1]) > 1.5 * np.ptp(x[a : z + 1]) and not any(
-                w.start <= b.t(a) <= w.end for w in waves[sd]
+        front = (zf > 0.15) & (wy > b.p[:, 0, 1]) & (wy < head_y)  # in front, between hips and head
+        for a, z, swings, _ in _oscillations(b, zf, front):
+            sideways = np.ptp(zf[a : z + 1]) <= 1.5 * np.ptp(x[a : z + 1])
+            if (
+                swings >= _T["beckon_min_swings"]
+                and not sideways
+                and not any(w.start <= b.t(a) <= w.end for w in waves[sd])
             ):
                 out.append(Beckon(b.t(a), b.t(z), sd))
         # salute: the hand at the brow, held
@@ -690,7 +713,13 @@ def _arms(b: _Body) -> list[Event]:
     out += _both(
         waves["left"],
         waves["right"],
-        lambda a, r: Wave(min(a.start, r.start), max(a.end, r.end), "both", max(a.swings, r.swings), a.tempo),
+        lambda a, r: Wave(
+            min(a.start, r.start),
+            max(a.end, r.end),
+            "both",
+            max(a.swings, r.swings),
+            a.tempo if a.tempo == r.tempo else "normal",
+        ),
     )
     return out
 
@@ -740,9 +769,8 @@ def _strikes(b: _Body, sd: str) -> list[Event]:
         elif (
             speed[k] > _T["punch_speed"]
             and reach[k:hi].max() > _T["punch_reach"]
-            and extend[lo:hi].max() > 1.5
+            and extend[lo:hi].max() > _T["punch_extension_speed"]
             and forward[k:hi].max() > 0.5 * b.arm[sd]
-            and move[2] > 0.2
         ):
             punches.append((lo, hi - 1, float(speed[k])))
     if punches:
@@ -845,21 +873,22 @@ def detect(positions: np.ndarray, fps: float = 20.0) -> Description:
 
 
 def mirror_event(event: Event) -> Event:
-    """The event a left/right mirror of the clip should produce (sides and curve directions swapped)."""
+    """The event a left/right mirror of the clip should produce (sides, curves and signed drift swapped)."""
     swap = {"left": "right", "right": "left", "curve-left": "curve-right", "curve-right": "curve-left"}
-    changes = {
-        f.name: swap.get(getattr(event, f.name), getattr(event, f.name))
-        for f in fields(event)
-        if f.name in ("side", "direction", "path")
-    }
-    return type(event)(**(asdict(event) | changes))
+    values = asdict(event)
+    for name in ("side", "direction", "path"):
+        if name in values:
+            values[name] = swap.get(values[name], values[name])
+    if "drift" in values:
+        values["drift"] = -values["drift"]
+    return type(event)(**values)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Phrasing
 
 
-_DOUBLE = {"step", "jog", "run", "sit", "hop", "stop", "skip", "trot", "jab", "slip", "swim"}
+_DOUBLE = {"step", "sidestep", "jog", "run", "sit", "hop", "trot", "jab", "spin", "get", "put", "cut", "squat"}
 _THIRD_IRREGULAR = {"go": "goes", "do": "does", "have": "has", "be": "is"}
 
 
@@ -878,16 +907,16 @@ def _conjugate(verb: str, form: str) -> str:
         return verb[:-2] + "ying"
     if verb in _DOUBLE:
         return verb + verb[-1] + "ing"
-    if verb.endswith("e") and not verb.endswith(("ee", "ye")) and verb != "be":
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")) and verb != "be":
         return verb[:-1] + "ing"
     return verb + "ing"
 
 
-def _form(phrase: str, form: str) -> str:
-    """``phrase`` is 'verb rest [and verb rest]' with {poss} for your/their; conjugate the verbs for ``form``."""
-    poss = "your" if form == "imperative" else "their"
+def _form(phrase: str, form: str, register: str) -> str:
+    """``phrase`` is 'verb rest [& verb rest]' with {poss} for your/their; conjugate the verbs for ``form``."""
+    poss = "your" if register == "spoken" else "their"
     out = []
-    for part in phrase.split(" and "):
+    for part in phrase.split(" & "):
         verb, _, rest = part.partition(" ")
         out.append(_conjugate(verb, form) + (" " + rest if rest else ""))
     return " and ".join(out).replace("{poss}", poss)
@@ -919,7 +948,7 @@ _DIR_WORDS = {
 _GAIT_VERBS = {
     "walk": ["walk"],
     "jog": ["jog", "run at an easy pace", "trot"],
-    "run": ["run", "run quickly", "hurry"],
+    "run": ["run", "hurry", "go at a run"],
     "sprint": ["sprint", "dash", "run very fast", "race", "run at full speed"],
 }
 _TEMPO_WORDS = {"slow": ["slowly", "at a slow pace", "unhurriedly"], "fast": ["quickly", "briskly", "at a fast pace"]}
@@ -957,7 +986,7 @@ def _locomotion_phrases(e: Locomotion) -> list[str]:
         ("tiptoe", ["tiptoe", "walk on tiptoe"]),
         ("stomp", ["stomp", "stomp along"]),
     ):
-        if manner in e.manners:
+        if manner in e.manners and e.gait == "walk":
             out += [w if " " in w else f"{w} {dirs[0]}" for w in words]
     for v in verbs:
         for d in dirs[:2]:
@@ -970,7 +999,7 @@ def _locomotion_phrases(e: Locomotion) -> list[str]:
         out += [f"{verbs[0]} {dirs[0]} for {_distance(e.distance)}", f"cover {_distance(e.distance)} {dirs[0]}"]
     if e.path.startswith("curve"):
         side = e.path.split("-")[1]
-        out += [f"{verbs[0]} in a curve to the {side}", f"{verbs[0]} along a path bending to the {side}"]
+        out += [f"{verbs[0]} in a curve to the {side}", f"{verbs[0]} along a path curving to the {side}"]
     elif e.path == "circle":
         out += [f"{verbs[0]} in a circle", f"{verbs[0]} around in a circle"]
     return out
@@ -989,7 +1018,7 @@ def _turn_phrases(e: Turn) -> list[str]:
         f"swing around to the {s}",
     ]
     if 65 <= e.angle <= 115:
-        out += [f"make a quarter turn to the {s}", f"turn ninety degrees {s}", f"make a right-angle turn to the {s}"]
+        out += [f"make a quarter turn to the {s}", f"turn ninety degrees {s}", f"make a ninety-degree turn to the {s}"]
     if 150 <= e.angle <= 210:
         out += ["turn around", f"turn all the way around to the {s}", f"do a half turn to the {s}", "about-face"]
     if e.in_place:
@@ -1046,7 +1075,7 @@ def _wave_phrases(e: Wave) -> list[str]:
     for h in _hand(e.side):
         out += [f"wave {h}", f"wave {h} back and forth", f"wave {h} from side to side"]
     out += [f"wave {w}" for w in _with_hand(e.side)]
-    out += [f"wave hello {_with_hand(e.side)[0]}", f"wave goodbye {_with_hand(e.side)[0]}"]
+    out += [f"give a wave {_with_hand(e.side)[0]}", f"wave {_with_hand(e.side)[0]} again and again"]
     if e.tempo in _TEMPO_WORDS:
         out += [f"wave {_hand(e.side)[0]} {t}" for t in _TEMPO_WORDS[e.tempo]]
     return out
@@ -1080,7 +1109,7 @@ _ARM_PHRASES = {
             f"point {_with_hand(e.side)[0]} at something",
             "point at something",
             f"hold out {_hand(e.side)[0]}",
-            f"extend {_hand(e.side)[0]} and point",
+            f"extend {_hand(e.side)[0]} & point",
         ]
     ),
     "slash": lambda e: (
@@ -1131,8 +1160,8 @@ _ARM_PHRASES = {
         "take a bow",
         "bow forward",
         "bend forward in a bow",
-        "bow and straighten up",
-        "give a polite bow",
+        "bow & straighten up",
+        "give a bow",
     ],
     "bend": lambda e: ["bend forward", "lean forward", "bend over", "bend down forward", "stoop forward"],
 }
@@ -1230,7 +1259,7 @@ _FRAMES = {
             "okay, {ia}",
             "I want you to {ia}",
             "now {ia}",
-            "go ahead and {ia}",
+            "go on and {ia}",
             "just {ia}",
             "could you {ia} for me?",
         ],
@@ -1351,7 +1380,9 @@ def _choose_events(rng: random.Random, events: list[Event]) -> list[Event]:
 def _compose(rng: random.Random, events: list[Event], register: str, split: str | None) -> str:
     """One sentence: a frame for the first one or two events, further events appended with then / while."""
     form = "imperative" if register == "spoken" else "third"
-    clauses = [(_form(p, form), _form(p, "gerund")) for p in (_phrase(rng, e, split) for e in events)]
+    clauses = [
+        (_form(p, form, register), _form(p, "gerund", register)) for p in (_phrase(rng, e, split) for e in events)
+    ]
     links = ["while" if _overlap(a, b) >= 0.5 else 2 for a, b in zip(events, events[1:])]
     subj = rng.choice(_SUBJECTS)
     (a, ga), rest = clauses[0], clauses[1:]
@@ -1368,9 +1399,9 @@ def _compose(rng: random.Random, events: list[Event], register: str, split: str 
         slots |= {"b": rest[0][0], "gb": rest[0][1], "ib": rest[0][0]}
     frames = [f for f, s in _frame_choices(register, links[0] if links else 1) if split is None or s == split]
     text = rng.choice(frames).format(**slots)
-    for (c, gc), link in zip(rest[1:], links[1:]):
+    for (c, _), link in zip(rest[1:], links[1:]):
         end = "." if text.endswith(".") else "?" if text.endswith("?") else ""
-        text = text.rstrip(".?") + (f" while {gc}" if link == "while" else f", and then {c}") + end
+        text = text.rstrip(".?") + (f", and also {c}" if link == "while" else f", and then {c}") + end
     return _cap(text) if register == "descriptive" else text
 
 
