@@ -277,6 +277,8 @@ _LEXICON = [
     (r"\b(salut\w*)\b", lambda ev: any(e.kind == "salute" for e in ev)),
     (r"\b(punch\w*|jab\w*)\b", lambda ev: any(e.kind == "punch" for e in ev)),
     (r"\b(slash\w*|cut\w*)\b", lambda ev: any(e.kind == "slash" for e in ev)),
+    (r"\b(downward|down hard)\b", lambda ev: any(e.kind == "slash" and e.downward for e in ev)),
+    (r"\bdiagonally\b", lambda ev: any(e.kind == "slash" and e.diagonal or getattr(e, "drift", 0) for e in ev)),
     (r"\b(swing\w*)\b", lambda ev: any(e.kind in ("slash", "turn") for e in ev)),
     (r"\b(kick\w*)\b", lambda ev: any(e.kind == "kick" for e in ev)),
     (r"\b(point\w*)\b", lambda ev: any(e.kind == "point" for e in ev)),
@@ -334,7 +336,8 @@ def test_every_phrasing_of_every_event_kind_is_licensed():
         events += [k.Spin(0, 2, side, 360.0), k.Kick(0, 1, side, 5.0), k.LegRaise(0, 1, side)]
     for side in ("left", "right", "both"):
         events += [k.Wave(0, 2, side, 6, "slow"), k.Beckon(0, 2, side), k.Salute(0, 1, side), k.Punch(0, 1, side, 3),
-                   k.Point(0, 1, side), k.Slash(0, 1, side, 5.0, True)]  # fmt: skip
+                   k.Point(0, 1, side), k.Slash(0, 1, side, 5.0, True, True)]  # fmt: skip
+        events += [k.Slash(0, 1, side, 5.0, False, False)]
         events += [k.ArmRaise(0, 1, side, level) for level in ("shoulder", "head", "above_head")]
     for style in ("jump", "hop", "leap"):
         events.append(k.Airborne(0, 1, style, 0.4, 1.0 if style == "leap" else 0.0))
