@@ -170,6 +170,13 @@ class Still(Event):
 
 
 @dataclass(frozen=True)
+class InPlace(Event):
+    """The clip never travels (no locomotion event): the body stays where it is."""
+
+    kind: ClassVar[str] = "in_place"
+
+
+@dataclass(frozen=True)
 class Locomotion(Event):
     kind: ClassVar[str] = "locomotion"
     gait: str = "walk"  # walk | jog | run | sprint
@@ -300,6 +307,7 @@ class Dance(Event):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Still,
+    InPlace,
     Locomotion,
     Turn,
     Spin,
@@ -878,6 +886,8 @@ def detect(positions: np.ndarray, fps: float = 20.0) -> Description:
         *_legs(b, travelling),
         *_dance(b, travelling),
     ]
+    if not loco:
+        events.append(InPlace(0.0, b.t(b.n - 1)))
     events.sort(key=lambda e: (e.start, e.end, e.kind))
     steps = np.linalg.norm(np.diff(p[:, 0, [0, 2]], axis=0), axis=-1)
     facts = Facts(
@@ -1171,6 +1181,13 @@ _ARM_PHRASES = {
         "hold still",
         "stand without moving",
     ],
+    "in_place": lambda e: [
+        "stay in place",
+        "stay on the spot",
+        "remain in one place",
+        "keep to one spot",
+        "stay where {poss} feet are",
+    ],
     "dance": lambda e: ["dance", "dance energetically", "move to a rhythm", "bust some dance moves", "dance around"],
     "bow": lambda e: [
         "bow",
@@ -1325,6 +1342,7 @@ _WEIGHT = {
     "leg_raise": 1.5,
     "step_in_place": 1.5,
     "still": 1.0,
+    "in_place": 0.5,
 }
 
 
@@ -1339,6 +1357,8 @@ def salient(description: Description, limit: int = 4) -> list[Event]:
     # an arm raise is implied by a wave of the same side; stillness only when nothing else happens
     waved = {e.side for e in events if e.kind == "wave"}
     events = [e for e in events if not (e.kind == "arm_raise" and e.side in waved)]
+    # staying in place or still only when nothing else happens
+    events = [e for e in events if e.kind != "in_place"] or events
     if len(events) > 1:
         events = [e for e in events if e.kind != "still"] or events
     events.sort(key=lambda e: -_WEIGHT[e.kind] * (0.5 + min(e.duration, 4.0)))
@@ -1373,8 +1393,6 @@ def generate(
     if split is not None and split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
     events = salient(description)
-    if not events:  # nothing measurable happened: the body stays where it is
-        events = [Still(0.0, description.facts.duration)]
     rng = random.Random(seed)
     out: dict[str, Caption] = {}
     for _ in range(n * 20):
