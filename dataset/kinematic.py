@@ -1,6 +1,6 @@
 """Kinematic captions: what the body does, measured from canonical joint positions.
 
-Two layers, numpy only (no torch):
+Two layers, numpy and scipy only (no torch):
 
 1. **Predicates** (:func:`detect`): canonical positions (F, 22, 3) -- metres,
    Y up, frame 0 facing +Z, left is +X (``docs/motion.md``) -- become
@@ -28,7 +28,7 @@ split, ``train`` or ``heldout``; the third of each list (every item at index
 model never saw in training (``split="heldout"``). An event with fewer than
 three phrasings keeps them in both splits.
 
-    python -m dataset.kinematic CLIP.bvh [--n 5] [--register spoken] [--split heldout] [--seed 0]
+    python -m dataset.kinematic CLIP.bvh [--n 5] [--register spoken] [--split heldout] [--seed 0] [--mirror]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from motion.canonical import facing_angle
-from motion.skeleton import INDEX, MIRROR, N_JOINTS
+from motion.skeleton import FEET, INDEX, N_JOINTS
 
 REGISTERS = ("descriptive", "spoken")
 SPLITS = ("train", "heldout")
@@ -105,7 +105,7 @@ THRESHOLDS = {
     "point_still_speed": 0.35,
     "min_point_s": 0.5,
     "slash_speed": 3.5,
-    "slash_sweep_m": 0.4,  # sideways or downward travel of the hand while fast
+    "slash_sweep_m": 0.4,  # travel of the hand while fast: across, down, or up with both hands together
     "salute_distance_m": 0.2,
     # legs
     "kick_speed": 3.0,
@@ -345,7 +345,10 @@ class Description:
 
 
 def _validate(positions: np.ndarray, fps: float) -> np.ndarray:
-    positions = np.asarray(positions)
+    try:
+        positions = np.asarray(positions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("positions must be numbers: (frames, 22, 3) metres") from None
     if positions.ndim != 3 or positions.shape[1:] != (N_JOINTS, 3):
         raise ValueError(f"expected canonical positions of shape (frames, {N_JOINTS}, 3), got {positions.shape}")
     if positions.shape[0] < 2:
@@ -355,7 +358,7 @@ def _validate(positions: np.ndarray, fps: float) -> np.ndarray:
         raise ValueError(f"positions hold NaN or infinite values (frames {bad[:5].tolist()}...)")
     if not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be positive, got {fps}")
-    return positions.astype(np.float64)
+    return positions
 
 
 def _smooth(x: np.ndarray, fps: float, seconds: float) -> np.ndarray:
@@ -455,9 +458,8 @@ class _Body:
         bone = lambda a, b: float(np.median(np.linalg.norm(p[:, j[a]] - p[:, j[b]], axis=-1)))  # noqa: E731
         self.leg = bone("left_hip", "left_knee") + bone("left_knee", "left_ankle")
         self.arm = {sd: bone(f"{sd}_shoulder", f"{sd}_elbow") + bone(f"{sd}_elbow", f"{sd}_wrist") for sd in SIDES}
-        feet = [j["left_ankle"], j["left_foot"], j["right_ankle"], j["right_foot"]]
-        self.foot_floor = np.percentile(p[:, feet, 1], 5, axis=0)
-        self.feet = feet
+        self.feet = list(FEET)  # left ankle, left foot, right ankle, right foot
+        self.foot_floor = np.percentile(p[:, self.feet, 1], 5, axis=0)
         pelvis_y = p[:, 0, 1]
         # standing pelvis height: legs straight (hip above ankle by the leg length) plus the ankle's floor height
         self.stand = float(max(np.percentile(pelvis_y, 90), 0.9 * (self.leg + self.foot_floor[[0, 2]].mean())))
@@ -1464,6 +1466,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from motion.bvh import BvhError
     from motion.canonical import load_canonical
+    from motion.mirror import mirror_positions
     from motion.rigs import RigError
 
     try:
@@ -1471,7 +1474,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BvhError, RigError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    positions = canon.positions[:, MIRROR] * np.array([-1.0, 1.0, 1.0]) if args.mirror else canon.positions
+    positions = mirror_positions(canon.positions) if args.mirror else canon.positions
     try:
         description = detect(positions, canon.fps)
     except ValueError as err:

@@ -215,6 +215,20 @@ def test_degenerate_input_is_a_clear_error(positions, message):
         detect(positions)
 
 
+def test_short_and_noisy_input_is_described(demo):
+    """The shortest clips and arbitrary jitter go through both layers without failing."""
+    rng = np.random.default_rng(0)
+    for frames in (2, 3, 19):
+        pos = demo["dataset-1_kick_normal_001"][:frames]
+        assert generate(detect(pos), 3, "spoken")
+    noisy = np.repeat(_standing(demo)[None], 80, axis=0) + rng.normal(0, 0.05, (80, 22, 3))
+    for register in kinematic.REGISTERS:
+        for c in generate(detect(noisy), 5, register, seed=1):
+            assert not _claims_hold(c.text, c.events)
+    with pytest.raises(ValueError, match="numbers"):
+        detect([["a"] * 3] * 22)
+
+
 def test_bad_fps_register_split(demo):
     pos = demo["dataset-1_bow_chimpira_001"]
     with pytest.raises(ValueError, match="fps"):
