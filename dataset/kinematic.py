@@ -22,11 +22,13 @@ Two layers, numpy and scipy only (no torch):
    says what the clip does not do. Events are ordered in time and joined with
    "then" (one after the other) or "while" (overlapping).
 
-Held-out phrasings: every phrasing (a sentence frame or a verb phrase) has a
-split, ``train`` or ``heldout``; the third of each list (every item at index
-2, 5, 8, ...) is held out, so an evaluation can caption with phrasings a
-model never saw in training (``split="heldout"``). An event with fewer than
-three phrasings keeps them in both splits.
+Held-out phrasings: every phrasing has a split, ``train`` or ``heldout``, so
+an evaluation can caption with phrasings a model never saw in training
+(``split="heldout"``). Sentence frames: every third of each list. Verb
+phrases: a digest of the wording with sides and numbers blanked, so one
+wording is in one split for every event and its mirror (about a third held
+out); an event whose few verb phrases all fall on one side offers them to
+both. Held-out captions therefore never equal training ones.
 
     python -m dataset.kinematic CLIP.bvh [--n 5] [--register spoken] [--split heldout] [--seed 0] [--mirror]
 """
@@ -35,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
+import zlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -69,7 +73,7 @@ THRESHOLDS = {
     "shuffle_clearance_m": 0.06,  # swing foot (ankle) rises less than this above its floor height
     "march_knee_lift_deg": 55.0,  # thigh raised this far from vertical
     "trudge_lean_deg": 18.0,  # torso pitched forward while walking slowly
-    "tiptoe_heel_m": 0.05,  # ankle this far above its stance height while the toes carry the weight
+    "tiptoe_foot_deg": 50.0,  # ankle-to-toe pitched this steeply while the toes are on the floor
     "stomp_speed": 1.6,  # downward foot speed (m/s) just before touching down
     # turning: smoothed facing yaw
     "turn_rate_deg_s": 30.0,
@@ -504,14 +508,15 @@ def _manners(b: _Body, a: int, z: int, gait: str, tempo: str) -> tuple[str, ...]
     if clearance < _T["shuffle_clearance_m"]:
         out.append("shuffle")
     thigh = b.p[a:z, [j["left_knee"], j["right_knee"]]] - b.p[a:z, [j["left_hip"], j["right_hip"]]]
-    lift = np.degrees(np.arctan2(np.linalg.norm(thigh[..., [0, 2]], axis=-1), -thigh[..., 1]))
-    knee_up = thigh[..., 1] > -np.cos(np.radians(_T["march_knee_lift_deg"])) * np.linalg.norm(thigh, axis=-1)
-    if (knee_up & (lift > _T["march_knee_lift_deg"])).any(axis=0).all():
+    lift = np.degrees(np.arctan2(np.linalg.norm(thigh[..., [0, 2]], axis=-1), -thigh[..., 1]))  # from hanging
+    if (lift.max(axis=0) > _T["march_knee_lift_deg"]).all():
         out.append("march")
     if tempo == "slow" and np.median(b.pitch[a:z]) > _T["trudge_lean_deg"]:
         out.append("trudge")
+    foot = b.p[a:z, [j["left_ankle"], j["right_ankle"]]] - b.p[a:z, [j["left_foot"], j["right_foot"]]]
+    steep = foot[..., 1] / np.maximum(np.linalg.norm(foot, axis=-1), 1e-6)  # sine of the foot's pitch
     stance = toes < 0.03
-    if stance.mean() > 0.3 and np.median(ankles[stance]) > _T["tiptoe_heel_m"] + 0.05:
+    if stance.mean() > 0.3 and np.median(steep[stance]) > np.sin(np.radians(_T["tiptoe_foot_deg"])):
         out.append("tiptoe")
     down = -b.vel[a:z, [j["left_ankle"], j["right_ankle"]], 1]
     near = ankles < 0.05
@@ -956,11 +961,21 @@ def _form(phrase: str, form: str, register: str) -> str:
     return " and ".join(out).replace("{poss}", poss)
 
 
+def phrasing_split(text: str) -> str:
+    """``train`` or ``heldout`` for a phrasing, from a digest of its wording with sides and numbers blanked.
+
+    So the same wording is in the same split for every event, left and right alike (a mirror keeps splits).
+    """
+    key = re.sub(r"\d+", "#", re.sub(r"\bright\b", "left", text))
+    return "heldout" if zlib.crc32(key.encode()) % 3 == 0 else "train"
+
+
 def _tagged(items: list[str]) -> list[tuple[str, str]]:
-    """(item, split): every third item (index 2, 5, ...) is held out; short lists keep everything in both."""
-    if len(items) < 3:
-        return [(x, s) for x in items for s in SPLITS]
-    return [(x, "heldout" if i % 3 == 2 else "train") for i, x in enumerate(items)]
+    """(item, split) pairs; a list that would leave a split empty offers all of its items to both."""
+    tags = [(x, phrasing_split(x)) for x in items]
+    if len({t for _, t in tags}) < 2:
+        return [(x, sp) for x in items for sp in SPLITS]
+    return tags
 
 
 def _about(angle: float) -> str:
@@ -994,7 +1009,7 @@ def _locomotion_phrases(e: Locomotion) -> list[str]:
     verbs = list(_GAIT_VERBS[e.gait])
     if e.gait == "walk" and e.direction in ("left", "right"):
         out += [
-            f"sidestep {e.direction.replace('right', 'to the right').replace('left', 'to the left')}",
+            f"sidestep to the {e.direction}",
             f"step sideways to the {e.direction}",
             f"shuffle sideways to the {e.direction}",
             f"walk sideways to the {e.direction}",
@@ -1321,7 +1336,9 @@ _FRAMES = {
 
 
 def _frame_choices(register: str, key) -> list[tuple[str, str]]:
-    return _tagged(list(dict.fromkeys(_FRAMES[register][key])))
+    """(frame, split): a fixed list, so every third frame (index 2, 5, ...) is held out."""
+    frames = list(dict.fromkeys(_FRAMES[register][key]))
+    return [(f, "heldout" if i % 3 == 2 else "train") for i, f in enumerate(frames)]
 
 
 _WEIGHT = {
