@@ -1345,12 +1345,12 @@ _WEIGHT = {
     "locomotion": 3.0,
     "turn": 3.0,
     "spin": 3.0,
-    "airborne": 3.0,
+    "airborne": 3.5,
     "wave": 3.0,
-    "punch": 3.0,
-    "kick": 3.0,
-    "slash": 3.0,
-    "bow": 3.0,
+    "punch": 3.5,
+    "kick": 3.5,
+    "slash": 3.5,
+    "bow": 3.5,
     "dance": 2.5,
     "arm_raise": 2.0,
     "lower": 2.5,
@@ -1363,6 +1363,12 @@ _WEIGHT = {
     "still": 1.0,
     "in_place": 0.5,
 }
+_BRIEF = {"airborne", "punch", "kick", "slash", "bow"}  # short by nature: their salience does not grow with time
+
+
+def _salience(e: Event) -> float:
+    weight = _WEIGHT[e.kind] * (0.5 if e.kind == "turn" and e.angle < 60 else 1.0)  # a glance aside
+    return weight * (1.0 + (2.0 if e.kind in _BRIEF else min(e.duration, 3.0)))
 
 
 def salient(description: Description, limit: int = 4) -> list[Event]:
@@ -1380,7 +1386,7 @@ def salient(description: Description, limit: int = 4) -> list[Event]:
     events = [e for e in events if e.kind != "in_place"] or events
     if len(events) > 1:
         events = [e for e in events if e.kind != "still"] or events
-    events.sort(key=lambda e: -_WEIGHT[e.kind] * (0.5 + min(e.duration, 4.0)))
+    events.sort(key=lambda e: -_salience(e))
     return sorted(events[:limit], key=lambda e: (e.start, e.end))
 
 
@@ -1455,7 +1461,8 @@ def _compose(rng: random.Random, events: list[Event], register: str, split: str 
     text = rng.choice(frames).format(**slots)
     for (c, _), link in zip(rest[1:], links[1:]):
         end = "." if text.endswith(".") else "?" if text.endswith("?") else ""
-        text = text.rstrip(".?") + (f", and also {c}" if link == "while" else f", and then {c}") + end
+        then = rng.choice([", and then", ", and after that", ", and finally" if c == rest[-1][0] else ", then"])
+        text = text.rstrip(".?") + (f", and also {c}" if link == "while" else f"{then} {c}") + end
     return _cap(text) if register == "descriptive" else text
 
 
