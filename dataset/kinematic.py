@@ -713,7 +713,7 @@ def _arms(b: _Body) -> list[Event]:
             if (
                 swings >= _T["beckon_min_swings"]
                 and not sideways
-                and not any(w.start <= b.t(a) <= w.end for w in waves[sd])
+                and not any(wv.start <= b.t(a) <= wv.end for wv in waves[sd])
             ):
                 out.append(Beckon(b.t(a), b.t(z), sd))
         # salute: the hand at the brow, held
