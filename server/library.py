@@ -11,7 +11,6 @@ keeps what was done and the next run skips it. Uploaded files are kept under
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tempfile
 from collections.abc import Iterable
@@ -21,18 +20,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dataset.files import write_atomic
+from common.files import sha256_file, write_atomic
 from motion.bvh import BvhError, read_bvh, write_bvh
 from motion.canonical import canonicalize
 from motion.features import motion_features
-from motion.mirror import mirror_bvh, mirror_positions
+from motion.mirror import MIRROR_PREFIX, mirror_bvh, mirror_positions
 from motion.resample import MAX_FRAMES, crop_bvh, in_place_bvh, resample_bvh
 from motion.rigs import RigError, RigMap
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-MIRROR_PREFIX = "M"  # the dataset's convention: "M" + clip id
 BANDAI_NAMCO = "Bandai Namco Research Motion Dataset, CC BY-NC 4.0 (github.com/BandaiNamcoResearchInc)"
 
 
@@ -71,10 +69,6 @@ class IngestReport:
     added: list[dict] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class Library:
@@ -118,7 +112,7 @@ class Library:
     def add(self, clip: ClipInfo) -> dict | None:
         """Index one clip and its mirror; None when the same content is already indexed."""
         check_id(clip.id)
-        sha = sha256_of(clip.path)
+        sha = sha256_file(clip.path)
         if sha in self._by_sha:
             return None
         facts, (own, mirrored) = self.embed(clip.path, clip.rig)

@@ -12,8 +12,8 @@ import torch
 
 from model.data import RetrievalData, View
 from model.evaluate import main as evaluate_main
+from model.load import load_run, part_columns
 from model.modeling import ModelConfig, MotionSearchModel
-from model.train import load_run, part_columns
 from model.train import main as train_main
 
 SMALL = {"dim": 64, "heads": 2, "motion_layers": 2, "video_layers": 1, "text_layers": 1, "speech_layers": 1}
