@@ -23,8 +23,8 @@ from importlib import resources
 from itertools import groupby
 from pathlib import Path
 
-from dataset.labels import Clip
 from motion.mirror import MIRROR_PREFIX, mirror_label
+from motion.sources import Clip
 
 SPLITS = ("train", "val", "test", "unseen")
 
