@@ -147,7 +147,7 @@ def _append_csv(path: Path, row: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", help="dataset folder (overrides the config's data)")
+    parser.add_argument("--data", help="the built dataset folder (python -m dataset build --out)")
     parser.add_argument("--run", type=Path, help="run directory (default runs/NAME-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run from its last checkpoint")
     parser.add_argument("--epochs", type=int)
@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not args.run:
         parser.error("--resume needs --run")
     config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
+    if not config.data:
+        parser.error("--data DIR is required: the dataset folder python -m dataset build --out wrote")
     run = args.run or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = train(config, run, resume=args.resume)
     print(f"run {result['run']}: best validation headline {result['best']}")
