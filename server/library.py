@@ -81,6 +81,13 @@ class IngestReport:
                 "removed": self.removed}  # fmt: skip
 
 
+def _described(m: ClipMetadata) -> dict:
+    """The payload fields of a clip's metadata."""
+    return {"content": m.content, "style": m.style, "source": m.source, "licence": m.licence, "caption": m.caption,
+            "description": m.description, "tags": list(m.tags), "words": m.words,
+            "source_folder": m.source_folder}  # fmt: skip
+
+
 class Library:
     def __init__(self, folder: Path, index: MotionIndex, encoders: Encoders) -> None:
         self.folder = Path(folder)
@@ -127,17 +134,16 @@ class Library:
         except OSError as error:
             raise LibraryError(f"cannot read {clip.path.name}: {error.strerror or error}") from None
         if sha in self._by_sha:
+            if self._by_sha[sha] == clip.id:
+                self._refresh(clip)
             return None
         facts, (own, mirrored) = self.embed(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
-        m = clip.metadata
-        payload = {"id": clip.id, "name": clip.path.stem, "content": m.content, "style": m.style, "source": m.source,
-                   "licence": m.licence, "caption": m.caption, "description": m.description, "tags": list(m.tags),
-                   "words": m.words, "source_folder": m.source_folder, "path": str(path.resolve()), "sha256": sha,
-                   "mirror": False, **facts}  # fmt: skip
+        payload = {"id": clip.id, "name": clip.path.stem, **_described(clip.metadata), "path": str(path.resolve()),
+                   "sha256": sha, "mirror": False, **facts}  # fmt: skip
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
@@ -146,6 +152,15 @@ class Library:
             self._by_sha.pop(replaced.payload["sha256"], None)
         self._by_sha[sha] = clip.id
         return payload
+
+    def _refresh(self, clip: ClipInfo) -> None:
+        """Store ``clip``'s metadata with its unchanged motion when it differs from what is stored (a sidecar
+        or NAME.json edited since), without encoding the motion again."""
+        fields = _described(clip.metadata)
+        records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
+        if None in records or all(records[0].payload.get(k) == v for k, v in fields.items()):
+            return
+        self.index.upsert([MotionRecord(r.id, r.tokens, r.weights, r.payload | fields) for r in records])
 
     def ingest(self, clips: list[ClipInfo], progress: bool = True) -> IngestReport:
         report = IngestReport()

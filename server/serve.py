@@ -1,10 +1,13 @@
 """Run the motionsearch gRPC server: ``python -m server.serve`` (no flags needed).
 
 With no flags it serves the shipped default model (``model/weights/default``, exported once
-to an ONNX bundle under ``build/bundle``) over the library of ``$MOTIONSEARCH_DATASET`` (the
-Bandai Namco dataset folder) or, when that is unset, the committed demo library
-``data/demo``; the library is indexed on first start (a progress bar) into
-``build/library/<model digest>-<index layout>``, so a new model never searches stale embeddings. It binds
+to an ONNX bundle under ``build/bundle``, scored with the similarity recorded in it) over the
+BVH files under ``--source DIR`` (any folder, any rig the motion layer maps, ``--rig`` for
+others), else ``$MOTIONSEARCH_DATASET`` (the Bandai Namco dataset folder), else the committed
+demo library ``data/demo``. Every start syncs the library with that folder (new and changed
+files encoded with a progress bar, deleted ones removed; unreadable files logged and listed in
+``ingest-report.json``) under ``build/library/<model digest>-<index layout>``, so a new model
+never searches stale embeddings. It binds
 127.0.0.1:50051, logs the address, the ONNX Runtime providers really in use and the
 library size, serves gRPC health checking and reflection, and on SIGTERM or Ctrl-C stops
 taking calls and drains the ones in flight.

@@ -420,7 +420,8 @@ def test_exporter_command_line_errors(tmp_path, capsys):
 def test_the_server_side_is_torch_free(bundle):
     code = (
         f"import sys; from server.encoders import Encoders; e = Encoders.open({str(bundle)!r}, threads=1); "
-        "e.encode_text(['walk']); bad = sorted(m for m in ('torch', 'transformers') if m in sys.modules); "
+        "e.encode_text(['walk']); training = ('torch', 'transformers', 'model', 'dataset'); "
+        "bad = sorted(m for m in training if m in sys.modules); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run(

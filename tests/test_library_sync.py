@@ -71,6 +71,12 @@ def test_a_foreign_rig_folder_is_indexed_with_its_metadata_and_synced(tmp_path, 
 
     again = index_source(library, root, progress=False)
     assert not again.added and len(again.unchanged) == 4 and not again.removed
+    (root / "Locomotion" / "motionsearch.csv").write_text("file,description\nRun_Fast.bvh,a sprint\n")
+    edited = index_source(library, root, progress=False)  # metadata edited, motions not: stored, not re-encoded
+    assert not edited.added and len(edited.unchanged) == 4
+    assert library.record("Locomotion.Run_Fast").payload["caption"] == "a sprint"
+    assert library.record("MLocomotion.Run_Fast").payload["description"] == "a sprint"
+    assert library.record("Locomotion.Walk_Forward_01").payload["tags"] == []
 
     (root / "Locomotion" / "Run_Fast.bvh").unlink()
     shutil.copyfile(root / "Gestures" / "Bow_02.bvh", root / "Gestures" / "Bow_again.bvh")  # same content: skipped

@@ -91,6 +91,12 @@ def test_resume_needs_a_run(tmp_path):
         train_main(["--config", "model/configs/cpu.yaml", "--resume"])
 
 
+def test_training_needs_the_built_dataset(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--config", "model/configs/cpu.yaml"])
+    assert "--data DIR is required" in capsys.readouterr().err
+
+
 def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     from model.ablate import main as ablate_main
     from model.release import main as release_main
