@@ -441,20 +441,23 @@ class QdrantClientIndex(MotionIndex):
 def open_index(spec: str, dim: int, aggregation: str = "max") -> MotionIndex:
     """``edge:PATH`` (or a bare path), ``qdrant:URL?collection=NAME`` (API key from $QDRANT_API_KEY),
     ``qdrant-local:PATH``; scoring with Eq. 8's ``aggregation`` (the model's, ``server.similarity``)."""
-    import os
-
-    Similarity(aggregation=aggregation)  # a clear error for an aggregation Eq. 8 does not have
-    kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
-    if kind == "edge":
-        index = EdgeIndex(rest, dim)
-    elif kind == "qdrant":
-        url = urlparse(rest)
-        collection = parse_qs(url.query).get("collection", ["motions"])[0]
-        index = QdrantClientIndex(dim, url=url._replace(query="").geturl(), api_key=os.environ.get("QDRANT_API_KEY"),
-                                  collection=collection)  # fmt: skip
-    elif kind == "qdrant-local":
-        index = QdrantClientIndex(dim, path=rest)
-    else:
-        raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")
+    Similarity(aggregation=aggregation)  # first, a clear error for an aggregation Eq. 8 does not have
+    index = _open_backend(spec, dim)
     index.aggregation = aggregation
     return index
+
+
+def _open_backend(spec: str, dim: int) -> MotionIndex:
+    import os
+
+    kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
+    if kind == "edge":
+        return EdgeIndex(rest, dim)
+    if kind == "qdrant":
+        url = urlparse(rest)
+        collection = parse_qs(url.query).get("collection", ["motions"])[0]
+        return QdrantClientIndex(dim, url=url._replace(query="").geturl(), api_key=os.environ.get("QDRANT_API_KEY"),
+                                 collection=collection)  # fmt: skip
+    if kind == "qdrant-local":
+        return QdrantClientIndex(dim, path=rest)
+    raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")
