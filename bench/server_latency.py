@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.MotionSearchStub(channel)
     rng = random.Random(0)
-    texts = [generate_captions(c.content, c.style, rng.choice(["descriptive", "spoken"]), n=1, key=str(i))[0]
-             for i, c in enumerate(rng.choices(clips, k=args.queries))]  # fmt: skip
+    labels = [(c.metadata.content, c.metadata.style) for c in rng.choices(clips, k=args.queries)]
+    texts = [generate_captions(content, style, rng.choice(["descriptive", "spoken"]), n=1, key=str(i))[0]
+             for i, (content, style) in enumerate(labels)]  # fmt: skip
 
     stub.SearchText(pb.SearchTextRequest(text="warm up"))
     text_ms = [timed(lambda t=t: stub.SearchText(pb.SearchTextRequest(text=t), timeout=30)) for t in texts]
