@@ -41,10 +41,11 @@ from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
-from server.index import Candidates, SearchFilter, eq8_many, open_index
+from server.index import Candidates, SearchFilter, open_index
 from server.library import Library
-from server.serve import ROOT, build_server, dataset_clips
+from server.serve import ROOT, build_server, source_clips
 from server.service import Limits
+from server.similarity import Similarity, eq8_many
 
 
 def percentiles(ms: list[float]) -> dict:
@@ -97,7 +98,8 @@ def two_stage_overlap(index, queries: list[tuple[np.ndarray, np.ndarray]]) -> fl
     everything = Candidates.of([r.id for r in records], records, index.dim)
     overlaps = []
     for tokens, weights in queries:
-        exact = {everything.keys[i] for i in np.argsort(-eq8_many(tokens, weights, everything))[:10]}
+        scores = eq8_many(tokens, weights, everything.tokens, everything.weights, everything.starts, index.aggregation)
+        exact = {everything.keys[i] for i in np.argsort(-scores)[:10]}
         overlaps.append(len({h.id for h in index.search(tokens, weights, top_k=10, filter=flt)} & exact) / 10)
     return round(float(np.mean(overlaps)), 4)
 
@@ -127,8 +129,9 @@ def main(argv: list[str] | None = None) -> dict:
     tmp = tempfile.TemporaryDirectory()
     folder = args.library or Path(tmp.name)
     encoders = Encoders.open(args.bundle)
-    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
-    clips = dataset_clips(args.source)
+    aggregation = Similarity.of(encoders.bundle).aggregation
+    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim, aggregation), encoders)
+    clips, _ = source_clips(args.source)
     start = time.perf_counter()
     report = library.ingest(clips)
     ingest_s = time.perf_counter() - start
@@ -137,8 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     stub = pb_grpc.MotionSearchStub(channel)
     rng = random.Random(0)
-    texts = [generate_captions(c.content, c.style, rng.choice(["descriptive", "spoken"]), n=1, key=str(i))[0]
-             for i, c in enumerate(rng.choices(clips, k=args.queries))]  # fmt: skip
+    labels = [(c.metadata.content, c.metadata.style) for c in rng.choices(clips, k=args.queries)]
+    texts = [generate_captions(content, style, rng.choice(["descriptive", "spoken"]), n=1, key=str(i))[0]
+             for i, (content, style) in enumerate(labels)]  # fmt: skip
 
     stub.SearchText(pb.SearchTextRequest(text="warm up"))
     text_ms = [timed(lambda t=t: stub.SearchText(pb.SearchTextRequest(text=t), timeout=30)) for t in texts]

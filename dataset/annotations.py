@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dataset.files import write_atomic
+from common.files import write_atomic
 
 
 @dataclass(frozen=True)

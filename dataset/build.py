@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -41,17 +40,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.files import git_commit, write_atomic
 from dataset.annotations import Annotation, AnnotationEntry, write_annotations
 from dataset.captions import REGISTERS, generate_captions
-from dataset.files import save_npy, write_atomic
-from dataset.labels import Clip, find_clips
-from dataset.splits import SPLITS, assign_splits, mirror_id, source_id
+from dataset.splits import SPLITS, assign_splits, mirror_id, read_split_files, source_id
 from motion.bvh import BvhError, read_bvh
 from motion.canonical import canonicalize
 from motion.features import motion_features
 from motion.mirror import mirror_label, mirror_positions
 from motion.normalize import FeatureStats
 from motion.rigs import RigError
+from motion.sources import Clip, find_clips
 
 VERSION = 1
 CAPTIONS_PER_ITEM = 8  # per register, drawn per item from every caption the grammar has for its labels
@@ -90,7 +89,7 @@ class Build:
 
     def record(self, stage: str, seconds: float, **info) -> None:
         log = self.log()
-        log.update(source=str(self.source), seed=self.seed, limit=self.limit, git_commit=_git_commit())
+        log.update(source=str(self.source), seed=self.seed, limit=self.limit, git_commit=git_commit())
         previous = log["stages"].get(stage, {})
         total = previous.get("seconds_total", 0.0) + seconds
         log["stages"][stage] = {"seconds_last_run": round(seconds, 2), "seconds_total": round(total, 2), **info}
@@ -115,17 +114,9 @@ class Build:
         return {c.id: c for c in self.clips}
 
 
-def read_split_files(out: Path) -> dict[str, str]:
-    """item id -> split name, as the splits stage wrote them under ``out/splits``."""
-    files = {name: Path(out, "splits", f"{name}.txt") for name in SPLITS}
-    return {i: name for name, path in files.items() if path.exists() for i in path.read_text().split()}
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save``, atomically."""
+    write_atomic(path, lambda f: np.save(f, array))
 
 
 def stage_motion(build: Build) -> dict:

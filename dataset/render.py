@@ -529,7 +529,7 @@ def render_frames(
 def save_frames(path: Path, frames: np.ndarray, quality: int = JPEG_QUALITY) -> None:
     """Write (n, size, size, 3) uint8 frames atomically: ``.npz`` as compressed numpy (lossless), any other
     suffix (``.jpg``, the dataset's) as one JPEG with the frames side by side; see the module docstring."""
-    from dataset.files import write_atomic
+    from common.files import write_atomic
 
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[1] != frames.shape[2] or frames.shape[3] != 3:

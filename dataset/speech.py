@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from dataset.files import write_atomic
+from common.files import write_atomic
 from dataset.voices import Voice
 from preprocess.audio import to_16k
 

@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from itertools import groupby
+from pathlib import Path
 
-from dataset.labels import Clip
-from motion.mirror import mirror_label
+from motion.mirror import MIRROR_PREFIX, mirror_label
+from motion.sources import Clip
 
 SPLITS = ("train", "val", "test", "unseen")
-MIRROR_PREFIX = "M"
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,12 @@ def mirror_id(clip_id: str) -> str:
 def source_id(item_id: str) -> str:
     """The source clip of an item id (a mirrored item's id without its prefix)."""
     return item_id[len(MIRROR_PREFIX) :] if item_id.startswith(MIRROR_PREFIX + "dataset-") else item_id
+
+
+def read_split_files(out: str | Path) -> dict[str, str]:
+    """item id -> split name, as a dataset build's splits stage wrote them under ``out/splits``."""
+    files = {name: Path(out, "splits", f"{name}.txt") for name in SPLITS}
+    return {i: name for name, path in files.items() if path.exists() for i in path.read_text().split()}
 
 
 def split_of(item_id: str, splits: dict[str, str]) -> str:

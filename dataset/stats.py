@@ -13,8 +13,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from dataset.build import read_split_files
-from dataset.splits import source_id
+from dataset.splits import read_split_files, source_id
 
 
 def dataset_stats(out: Path) -> dict:

@@ -1,7 +1,7 @@
 """Export a trained run to an ONNX bundle: ``python -m exporter [--run RUN] [--out BUNDLE]``.
 
 Reads a run directory or a release folder (default ``model/weights/default``) with
-``model.train.load_run``, exports one ONNX graph per modality (frozen backbone and trained
+``model.load.load_run``, exports one ONNX graph per modality (frozen backbone and trained
 head together, see ``exporter.graphs``), copies the text tokenizer and the motion feature
 statistics beside them, checks every graph on ONNX Runtime against PyTorch on real inputs
 (``exporter.parity``, relative error at most 1e-4), and only then writes ``manifest.json``
@@ -101,7 +101,7 @@ def stats_file(run: Path, data: Path | None) -> Path:
 
 
 def preprocessing(model, video_frames: int, video_size: int) -> Preprocessing:
-    from model.cache import SPEECH_POOL
+    from model.backbones import SPEECH_POOL
     from motion.features import FEATURE_DIM
     from motion.resample import TARGET_FPS
     from motion.skeleton import JOINTS
@@ -180,7 +180,7 @@ def _export(args: argparse.Namespace) -> int:
     from exporter.graphs import Backbones, describe, export_graph, graph_exports
     from exporter.parity import check_parity
     from exporter.samples import real_samples
-    from model.train import load_run
+    from model.load import load_run
     from motion.normalize import FeatureStats
     from preprocess.text import default_backbone
 

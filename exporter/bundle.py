@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common.files import sha256_file, write_atomic
 
 FORMAT = "motionsearch-onnx-bundle"
 FORMAT_VERSION = 1
@@ -136,14 +136,6 @@ class Preprocessing:
             except TypeError as error:
                 raise BundleError(f"manifest preprocessing.{key}: {error}") from None
         return cls(**values)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _tensor(data: dict) -> TensorSpec:
@@ -273,22 +265,8 @@ def write_manifest(folder: Path, manifest: dict, files: list[str]) -> Bundle:
         **manifest,
         "files": {rel: sha256_file(folder / rel) for rel in sorted(files)},
     }
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, default=_jsonable)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, folder / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(folder / MANIFEST, json.dumps(data, indent=1, default=_jsonable).encode())
     return Bundle.load(folder)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """The four ONNX graphs as PyTorch modules (frozen backbone and trained head together) and their export.
 
-Each graph is the training pipeline end to end: the backbone of ``model.cache`` on
+Each graph is the training pipeline end to end: the backbone of ``model.backbones`` on
 preprocessed input, then ``MotionSearchModel.encode``, returning the unit tokens, the
 per-token weights and, where lengths vary, the token mask:
 
@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 import model.modeling as modeling
 from exporter.bundle import GraphSpec, Preprocessing, TensorSpec
-from model.cache import SPEECH_POOL, SpeechBackbone, TextBackbone, VideoBackbone
+from model.backbones import SPEECH_POOL, SpeechBackbone, TextBackbone, VideoBackbone
 from model.modeling import MotionSearchModel
 
 OUTPUTS_WITH_MASK = ("tokens", "token_mask", "weights")
@@ -45,7 +45,7 @@ OUTPUTS = ("tokens", "weights")
 
 @dataclass
 class Backbones:
-    """The frozen backbones of ``model.cache`` (callable as the training cache calls them: the PyTorch reference)."""
+    """The frozen backbones of ``model.backbones`` (called as the training cache calls them: the PyTorch reference)."""
 
     text: TextBackbone | None = None
     speech: SpeechBackbone | None = None
@@ -93,7 +93,7 @@ def shape_polymorphic_motion() -> Iterator[None]:
 
 
 def pool_states(states: torch.Tensor, lengths: torch.Tensor, pool: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched ``model.cache.SpeechBackbone`` pooling: (B, S, D) states of which ``lengths`` (B,) are real ->
+    """Batched ``model.backbones.SpeechBackbone`` pooling: (B, S, D) states of which ``lengths`` (B,) are real ->
     averages of ``pool`` consecutive states (B, ceil(S/pool), D) and their mask; an incomplete last group is
     dropped, except that an utterance shorter than one group keeps its single group."""
     idx = _groups((states.shape[1] + pool - 1) // pool, pool, states.device)  # (K, pool)

@@ -1,4 +1,4 @@
-"""Parity: the exported graphs on ONNX Runtime against PyTorch (the backbones of ``model.cache`` + ``model.encode``).
+"""Parity: the exported graphs on ONNX Runtime against PyTorch (``model.backbones`` + ``model.encode``).
 
 Every modality runs one batch of real inputs (``exporter.samples``) of unequal lengths through
 its ONNX graph, padded as the server pads them, and each item alone, unpadded, through the

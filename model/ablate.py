@@ -22,7 +22,8 @@ import torch
 from model.config import load_config
 from model.data import RetrievalData
 from model.evaluate import evaluate
-from model.train import load_run, train
+from model.load import load_run
+from model.train import train
 
 CONFIGS = Path(__file__).with_name("configs")
 COLUMNS = ["text->motion/descriptive", "text->motion/spoken", "motion->text/descriptive", "speech->motion/clean",

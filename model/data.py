@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from dataset.annotations import AnnotationEntry, load_annotations
-from dataset.build import read_split_files
+from dataset.splits import read_split_files
 from model.cache import FeatureStore
 from motion.normalize import FeatureStats
 

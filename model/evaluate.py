@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from model import metrics
 from model.data import RetrievalData, View
+from model.load import load_run
 from model.modeling import MotionSearchModel, Tokens
 
 VIEWS = {
@@ -84,7 +85,7 @@ def protocols(sim: np.ndarray, data: RetrievalData) -> dict:
 @torch.inference_mode()
 def encode_texts(model: MotionSearchModel, texts: list[str], batch: int = 128) -> Tokens:
     """Raw strings through the frozen text backbone and the model's text encoder (the ASR cascade)."""
-    from model.cache import TextBackbone
+    from model.backbones import TextBackbone
     from model.data import pad
 
     backbone = TextBackbone()
@@ -134,8 +135,6 @@ def headline(results: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.train import load_run
-
     parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--checkpoint", default="best", help="best or last")

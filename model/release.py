@@ -4,14 +4,13 @@ Writes fp16 safetensors of the run's best checkpoint (our trained weights only; 
 backbones come from their packages), its resolved ``config.yaml``, the motion feature statistics it was trained with
 (``feature_stats.npz``) and ``manifest.json``
 (model config, data hash, git commit, epoch, test metrics from ``eval.json`` and sha256 of
-the weights). A release folder loads like a run (``model.train.load_run``). An existing
+the weights). A release folder loads like a run (``model.load.load_run``). An existing
 release is replaced only when the new run scores higher (``score``) unless ``--force``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,7 +18,8 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from model.train import load_run
+from common.files import sha256_file
+from model.load import load_run
 
 DEFAULT = Path(__file__).with_name("weights") / "default"
 SCORED = ("text->motion/descriptive", "speech->motion/clean")
@@ -74,7 +74,7 @@ def release(run: Path, out: Path, force: bool = False) -> dict:
         "score": round(new_score, 3),
         "score_definition": f"mean R@1 (label relevance, test split) of {', '.join(SCORED)}",
         "test_R@1_labels": {k: v["all_labels"]["R@1"] for k, v in test.items()},
-        "sha256": hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(),
+        "sha256": sha256_file(out / "model.safetensors"),
         "video": cached_video(Path(resolved_data)),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))

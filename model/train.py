@@ -18,25 +18,19 @@ import io
 import json
 import os
 import random
-import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
-from dataset.files import write_atomic
+from common.files import git_commit, write_atomic
 from model.config import Config, load_config
 from model.data import RetrievalData
 from model.evaluate import evaluate, headline
-from model.modeling import ModelConfig, MotionSearchModel
-from motion.body_parts import body_parts
-
-
-def part_columns() -> list[np.ndarray]:
-    return [p.columns for p in body_parts()]
+from model.load import part_columns
+from model.modeling import MotionSearchModel
 
 
 def data_hash(folder: Path) -> str:
@@ -50,37 +44,11 @@ def data_hash(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def learning_rate(config: Config, progress: float) -> float:
     t = config.train
     if progress <= t.decay_start:
         return t.lr
     return t.lr + (t.lr_end - t.lr) * (progress - t.decay_start) / max(1e-9, 1 - t.decay_start)
-
-
-def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Config, dict]:
-    """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``, or of a release folder."""
-    config = load_config(run / "config.yaml")
-    if (run / "model.safetensors").exists():  # a release (python -m model.release)
-        from safetensors.torch import load_file
-
-        manifest = json.loads((run / "manifest.json").read_text())
-        model = MotionSearchModel(ModelConfig.from_dict(manifest["model_config"]), part_columns())
-        model.load_state_dict({k: v.float() for k, v in load_file(run / "model.safetensors").items()})
-        return model.eval(), config, {"epoch": manifest["epoch"] - 1, "data_hash": manifest["data_hash"]}
-    path = run / "checkpoints" / f"{checkpoint}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist (checkpoints: best, last)")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    model = MotionSearchModel(ModelConfig.from_dict(state["model_config"]), part_columns())
-    model.load_state_dict(state["model"])
-    return model.eval(), config, state
 
 
 def train(config: Config, run: Path, resume: bool = False) -> dict:
@@ -110,7 +78,7 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
     elif rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        meta = {"git_commit": _git_commit(), "data": str(data_folder), "data_hash": data_hash(data_folder),
+        meta = {"git_commit": git_commit(), "data": str(data_folder), "data_hash": data_hash(data_folder),
                 "torch": torch.__version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "train_items": len(train_data.items), "val_items": len(val_data.items),
                 "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
@@ -179,7 +147,7 @@ def _append_csv(path: Path, row: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--data", help="dataset folder (overrides the config's data)")
+    parser.add_argument("--data", help="the built dataset folder (python -m dataset build --out)")
     parser.add_argument("--run", type=Path, help="run directory (default runs/NAME-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run from its last checkpoint")
     parser.add_argument("--epochs", type=int)
@@ -197,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not args.run:
         parser.error("--resume needs --run")
     config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
+    if not config.data:
+        parser.error("--data DIR is required: the dataset folder python -m dataset build --out wrote")
     run = args.run or Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = train(config, run, resume=args.resume)
     print(f"run {result['run']}: best validation headline {result['best']}")

@@ -11,6 +11,7 @@ The flow, one module a step:
     normalize           mean / std fitted on the training split
     mirror              left/right mirror of positions, features, BVH and labels
     resample            fps changes and the 196-frame window policy
+    sources             the clips of a folder and their metadata (the Bandai Namco layout, any folder)
 
 Training (model/) and serving (server/) both import this package.
 """

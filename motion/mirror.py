@@ -25,6 +25,7 @@ from motion.kinematics import forward_kinematics, rotation_between
 from motion.rigs import mirror_partners
 from motion.skeleton import MIRROR
 
+MIRROR_PREFIX = "M"  # a mirrored clip's id: "M" + the clip's id (the dataset's items and the server's motions)
 _M = np.diag([-1.0, 1.0, 1.0])
 _X_SIGN = np.array([-1, 1, 1], dtype=np.float32)
 _ROT6D_SIGN = np.array([1, -1, -1, -1, 1, 1], dtype=np.float32)  # [-M c0, M c1]: M R M on two columns

@@ -15,7 +15,8 @@ the embedded index scans every pooled vector up to 250,000 motions, HNSW beyond)
 reranks them by MaxSim with the query's token weights folded into the query tokens
 (``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant; the default for the
 ``qdrant-client`` backend, whose candidates' tokens cross the network), rescores the candidates
-exactly with Eq. 8 in numpy (both directions, both sides' weights, in one matrix product) and
+exactly with Eq. 8 in numpy (``server.similarity``, with the model's aggregation: both
+directions, both sides' weights, in one matrix product) and
 reads the payloads of the top hits. ``search_exact`` scores every matching motion the same way
 (the reference the two-stage search is measured against). Point ids are UUIDv5 of the motion id
 (Qdrant wants integers or UUIDs); the id itself lives in the payload. Writes go through Qdrant's
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from server.similarity import Similarity, eq8, eq8_many
 from server.token_store import TokenStore
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
@@ -95,20 +97,6 @@ def pooled(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
-def eq8(q: np.ndarray, a: np.ndarray, m: np.ndarray, b: np.ndarray) -> float:
-    """The paper's Eq. 8: weighted max over the other side's tokens, both directions averaged."""
-    s = q @ m.T
-    return 0.5 * float(a @ s.max(1) + b @ s.max(0))
-
-
-def eq8_many(q: np.ndarray, a: np.ndarray, found: Candidates) -> np.ndarray:
-    """Eq. 8 of one query against every candidate at once: one matrix product, maxima per candidate."""
-    s = q @ found.tokens.T  # (Lq, all candidates' tokens)
-    forward = a @ np.maximum.reduceat(s, found.starts, axis=1)
-    backward = np.add.reduceat(found.weights * s.max(0), found.starts)
-    return 0.5 * (forward + backward)
-
-
 def hnsw_ef(prefetch: int) -> int:
     """How wide an HNSW search of the pooled vectors looks for ``prefetch`` points (both backends)."""
     return max(4 * prefetch, 512)
@@ -123,6 +111,7 @@ class MotionIndex:
     """What the server needs from an index; the backends below implement the storage calls."""
 
     dim: int
+    aggregation: str = "max"  # Eq. 8's (server.similarity), the model's: open_index sets it from the bundle
 
     def upsert(self, records: list[MotionRecord]) -> None:
         raise NotImplementedError
@@ -183,7 +172,7 @@ class MotionIndex:
         found = self.candidates(tokens, weights, max(prefetch, top_k), max(candidates, top_k), filter)
         if not found.keys:
             return []
-        scores = eq8_many(tokens, weights, found)
+        scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation)
         best = np.argsort(-scores, kind="stable")[:top_k]
         payloads = found.payloads or self.payloads([found.keys[i] for i in best])
         return [Hit(payloads[found.keys[i]]["id"], float(scores[i]), payloads[found.keys[i]]) for i in best]
@@ -192,7 +181,8 @@ class MotionIndex:
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
         """Eq. 8 against every matching motion (brute force)."""
         self._check(tokens, weights)
-        hits = [Hit(r.id, eq8(tokens, weights, r.tokens, r.weights), r.payload) for r in self.all_records(filter)]
+        hits = [Hit(r.id, eq8(tokens, weights, r.tokens, r.weights, self.aggregation), r.payload)
+                for r in self.all_records(filter)]  # fmt: skip
         return sorted(hits, key=lambda h: -h.score)[:top_k]
 
 
@@ -448,9 +438,16 @@ class QdrantClientIndex(MotionIndex):
         self.client.close()
 
 
-def open_index(spec: str, dim: int) -> MotionIndex:
+def open_index(spec: str, dim: int, aggregation: str = "max") -> MotionIndex:
     """``edge:PATH`` (or a bare path), ``qdrant:URL?collection=NAME`` (API key from $QDRANT_API_KEY),
-    ``qdrant-local:PATH``."""
+    ``qdrant-local:PATH``; scoring with Eq. 8's ``aggregation`` (the model's, ``server.similarity``)."""
+    Similarity(aggregation=aggregation)  # first, a clear error for an aggregation Eq. 8 does not have
+    index = _open_backend(spec, dim)
+    index.aggregation = aggregation
+    return index
+
+
+def _open_backend(spec: str, dim: int) -> MotionIndex:
     import os
 
     kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)

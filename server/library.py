@@ -5,13 +5,16 @@ mirror with the motion encoder (the centre crop of at most 196 frames at 20 fps,
 the model is evaluated) and upserts both into the index. It is idempotent by content hash:
 a file whose sha256 is already indexed is reported unchanged, not encoded again. A folder
 ingest is resumable: every clip is committed to the index as it is encoded, so a crash
-keeps what was done and the next run skips it. Uploaded files are kept under
-``FOLDER/files/ID.bvh``; clips of a dataset folder are referenced where they are.
+keeps what was done and the next run skips it; :meth:`Library.sync` also removes the clips
+of a folder whose files are gone, and re-encodes a file whose content changed. A clip that
+cannot be read is reported with its reason, never raised. Uploaded files are kept under
+``FOLDER/files/ID.bvh``; clips of a source folder are referenced where they are. Each clip's
+payload holds its :class:`~motion.sources.ClipMetadata` (labels, description, tags, the words
+of its path, its source folder) beside the facts of its motion.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tempfile
 from collections.abc import Iterable
@@ -21,19 +24,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dataset.files import write_atomic
+from common.files import sha256_file, write_atomic
 from motion.bvh import BvhError, read_bvh, write_bvh
 from motion.canonical import canonicalize
 from motion.features import motion_features
-from motion.mirror import mirror_bvh, mirror_positions
+from motion.mirror import MIRROR_PREFIX, mirror_bvh, mirror_positions
 from motion.resample import MAX_FRAMES, crop_bvh, in_place_bvh, resample_bvh
 from motion.rigs import RigError, RigMap
+from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-MIRROR_PREFIX = "M"  # the dataset's convention: "M" + clip id
-BANDAI_NAMCO = "Bandai Namco Research Motion Dataset, CC BY-NC 4.0 (github.com/BandaiNamcoResearchInc)"
 
 
 class LibraryError(ValueError):
@@ -57,24 +59,33 @@ class ClipInfo:
 
     path: Path
     id: str
-    content: str = ""
-    style: str = ""
-    source: str = ""
-    licence: str = ""
-    caption: str = ""
+    metadata: ClipMetadata = field(default_factory=ClipMetadata)
     rig: RigMap | None = None
     keep: bool = False  # copy the file into the library (uploads), else reference it in place
+
+    @property
+    def label(self) -> str:
+        """How a report names the clip: an upload by its file name, a clip of a folder by its path."""
+        return self.path.name if self.keep else str(self.path)
 
 
 @dataclass
 class IngestReport:
     added: list[dict] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # file -> why it could not be indexed
+    removed: list[str] = field(default_factory=list)  # ids of clips whose files are gone (a folder sync)
+
+    def to_dict(self) -> dict:
+        return {"added": [p["id"] for p in self.added], "unchanged": self.unchanged, "failed": self.failed,
+                "removed": self.removed}  # fmt: skip
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _described(m: ClipMetadata) -> dict:
+    """The payload fields of a clip's metadata."""
+    return {"content": m.content, "style": m.style, "source": m.source, "licence": m.licence, "caption": m.caption,
+            "description": m.description, "tags": list(m.tags), "words": m.words,
+            "source_folder": m.source_folder}  # fmt: skip
 
 
 class Library:
@@ -104,13 +115,13 @@ class Library:
         try:
             bvh = read_bvh(path)
             canon = canonicalize(bvh, rig=rig)
-        except (BvhError, RigError) as error:
-            raise LibraryError(str(error)) from None
-        embeddings = []
-        for positions in (canon.positions, mirror_positions(canon.positions)):
-            features = motion_features(positions, canon.fps)
-            start = max(0, (len(features) - MAX_FRAMES) // 2)
-            embeddings.append(self.encoders.encode_motion(features[start : start + MAX_FRAMES]))
+            embeddings = []
+            for positions in (canon.positions, mirror_positions(canon.positions)):
+                features = motion_features(positions, canon.fps)
+                start = max(0, (len(features) - MAX_FRAMES) // 2)
+                embeddings.append(self.encoders.encode_motion(features[start : start + MAX_FRAMES]))
+        except (BvhError, RigError, ValueError, OSError) as error:  # RigError and BvhError are ValueErrors
+            raise LibraryError(str(error) or type(error).__name__) from None
         facts = {"fps": float(bvh.fps), "frames": int(bvh.n_frames), "seconds": float(bvh.n_frames / bvh.fps),
                  "up": canon.up}  # fmt: skip
         return facts, embeddings
@@ -118,22 +129,38 @@ class Library:
     def add(self, clip: ClipInfo) -> dict | None:
         """Index one clip and its mirror; None when the same content is already indexed."""
         check_id(clip.id)
-        sha = sha256_of(clip.path)
+        try:
+            sha = sha256_file(clip.path)
+        except OSError as error:
+            raise LibraryError(f"cannot read {clip.path.name}: {error.strerror or error}") from None
         if sha in self._by_sha:
+            if self._by_sha[sha] == clip.id:
+                self._refresh(clip)
             return None
         facts, (own, mirrored) = self.embed(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
-        payload = {"id": clip.id, "name": clip.path.stem, "content": clip.content, "style": clip.style,
-                   "source": clip.source, "licence": clip.licence, "caption": clip.caption, "path": str(path.resolve()),
+        payload = {"id": clip.id, "name": clip.path.stem, **_described(clip.metadata), "path": str(path.resolve()),
                    "sha256": sha, "mirror": False, **facts}  # fmt: skip
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
+        replaced = self.index.get(clip.id)  # the same id with other content: a changed file
         self.index.upsert([MotionRecord(clip.id, *own, payload), MotionRecord(mirror_id, *mirrored, mirror_payload)])
+        if replaced is not None:
+            self._by_sha.pop(replaced.payload["sha256"], None)
         self._by_sha[sha] = clip.id
         return payload
+
+    def _refresh(self, clip: ClipInfo) -> None:
+        """Store ``clip``'s metadata with its unchanged motion when it differs from what is stored (a sidecar
+        or NAME.json edited since), without encoding the motion again."""
+        fields = _described(clip.metadata)
+        records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
+        if None in records or all(records[0].payload.get(k) == v for k, v in fields.items()):
+            return
+        self.index.upsert([MotionRecord(r.id, r.tokens, r.weights, r.payload | fields) for r in records])
 
     def ingest(self, clips: list[ClipInfo], progress: bool = True) -> IngestReport:
         report = IngestReport()
@@ -141,12 +168,26 @@ class Library:
             try:
                 added = self.add(clip)
             except LibraryError as error:
-                report.failed[clip.path.name] = str(error)
+                report.failed[clip.label] = str(error)
                 continue
             if added is None:
-                report.unchanged.append(clip.path.name)
+                report.unchanged.append(clip.label)
             else:
                 report.added.append(added)
+        return report
+
+    def sync(self, clips: list[ClipInfo], root: Path, progress: bool = True) -> IngestReport:
+        """Make the library's clips from the folder ``root`` be ``clips``: those whose files are gone (or no longer
+        listed) are removed, new and changed files indexed, unchanged ones skipped by content hash. Each clip is
+        committed as it is encoded, so an interrupted sync resumes where it stopped."""
+        root, wanted = Path(root).resolve(), {c.id for c in clips}
+        stale = [r.payload["id"] for r in self._all()
+                 if not r.payload["mirror"] and r.payload["id"] not in wanted
+                 and Path(r.payload["path"]).is_relative_to(root)
+                 and not Path(r.payload["path"]).is_relative_to(self.folder.resolve())]  # fmt: skip
+        self.delete(stale)
+        report = self.ingest(clips, progress)
+        report.removed = stale
         return report
 
     def delete(self, ids: list[str]) -> tuple[int, list[str]]:

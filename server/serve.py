@@ -1,10 +1,13 @@
 """Run the motionsearch gRPC server: ``python -m server.serve`` (no flags needed).
 
 With no flags it serves the shipped default model (``model/weights/default``, exported once
-to an ONNX bundle under ``build/bundle``) over the library of ``$MOTIONSEARCH_DATASET`` (the
-Bandai Namco dataset folder) or, when that is unset, the committed demo library
-``data/demo``; the library is indexed on first start (a progress bar) into
-``build/library/<model digest>-<index layout>``, so a new model never searches stale embeddings. It binds
+to an ONNX bundle under ``build/bundle``, scored with the similarity recorded in it) over the
+BVH files under ``--source DIR`` (any folder, any rig the motion layer maps, ``--rig`` for
+others), else ``$MOTIONSEARCH_DATASET`` (the Bandai Namco dataset folder), else the committed
+demo library ``data/demo``. Every start syncs the library with that folder (new and changed
+files encoded with a progress bar, deleted ones removed; unreadable files logged and listed in
+``ingest-report.json``) under ``build/library/<model digest>-<index layout>``, so a new model
+never searches stale embeddings. It binds
 127.0.0.1:50051, logs the address, the ONNX Runtime providers really in use and the
 library size, serves gRPC health checking and reflection, and on SIGTERM or Ctrl-C stops
 taking calls and drains the ones in flight.
@@ -28,17 +31,22 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
-from exporter.bundle import Bundle
+from common.files import write_atomic
+from exporter.bundle import Bundle, BundleError
+from motion.rigs import RigError, RigMap
+from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
-from server.library import BANDAI_NAMCO, ClipInfo, Library
+from server.library import ClipInfo, IngestReport, Library
 from server.service import Limits, MotionSearchServicer
+from server.similarity import Similarity
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = ROOT / "model" / "weights" / "default"
 DATASET_ENV = "MOTIONSEARCH_DATASET"
+REPORT = "ingest-report.json"
 SERVICE = pb.DESCRIPTOR.services_by_name["MotionSearch"].full_name
 log = logging.getLogger("motionsearch.server")
 
@@ -81,14 +89,26 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
     return bundle
 
 
-def dataset_clips(folder: Path) -> list[ClipInfo]:
-    """The labelled clips of a Bandai Namco folder (the full dataset or the demo library)."""
-    from dataset.captions import generate_captions
-    from dataset.labels import find_clips
+def source_clips(folder: Path, rig: RigMap | None = None) -> tuple[list[ClipInfo], dict[str, str]]:
+    """Every BVH clip under ``folder`` with its metadata (``motion.sources.folder_clips``: any rig, the Bandai
+    Namco layout with its labels, sidecars), mapped with ``rig`` where given; and the metadata files that
+    could not be read (path -> reason)."""
+    clips, problems = folder_clips(folder)
+    return [ClipInfo(c.path, c.id, c.metadata, rig) for c in clips], problems
 
-    return [ClipInfo(c.path, c.id, c.content, c.style, "bandai-namco", BANDAI_NAMCO,
-                     generate_captions(c.content, c.style, "descriptive", n=1, key=c.id)[0])
-            for c in find_clips(folder)]  # fmt: skip
+
+def index_source(library: Library, folder: Path, rig: RigMap | None = None, progress: bool = True) -> IngestReport:
+    """Sync ``library`` with the BVH folder ``folder`` (``Library.sync``); every clip that could not be indexed
+    and every unreadable metadata file is logged with its reason and listed in ``LIBRARY/ingest-report.json``."""
+    clips, problems = source_clips(folder, rig)
+    report = library.sync(clips, folder, progress)
+    for path, reason in problems.items():
+        log.warning("metadata of %s ignored: %s", path, reason)
+    for path, reason in report.failed.items():
+        log.warning("not indexed: %s: %s", path, reason)
+    summary = {"source": str(folder.resolve()), **report.to_dict(), "unreadable_metadata": problems}
+    write_atomic(library.folder / REPORT, json.dumps(summary, indent=1).encode())
+    return report
 
 
 def build_server(
@@ -126,8 +146,11 @@ def build_server(
 
 
 def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: str | None) -> Library:
+    """The library of ``bundle``'s model under ``folder``, scored with the similarity the model was trained
+    with (:class:`BundleError` for one this server cannot serve)."""
+    similarity = Similarity.of(bundle)
     folder = folder / f"{bundle.digest[:16]}-{INDEX_LAYOUT}"  # a new model or index layout starts afresh
-    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim)
+    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim, similarity.aggregation)
     return Library(folder, index, encoders)
 
 
@@ -138,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, default=ROOT / "build" / "bundle")
     parser.add_argument("--library", type=Path, default=ROOT / "build" / "library", help="library folder")
     parser.add_argument("--index", help="edge:PATH (default, embedded), qdrant:URL?collection=NAME, qdrant-local:PATH")
-    parser.add_argument("--source", type=Path, help=f"BVH folder to index (default ${DATASET_ENV}, else data/demo)")
+    parser.add_argument("--source", type=Path, help=f"BVH folder to index, recursively, any rig the motion layer "
+                        f"maps (default ${DATASET_ENV}, else data/demo)")  # fmt: skip
+    parser.add_argument("--rig", type=Path, help="rig map JSON for the source's clips (see docs/motion.md)")
     parser.add_argument("--token", default=os.environ.get("MOTIONSEARCH_TOKEN"), help="require this bearer token")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
@@ -150,15 +175,25 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("TLS needs both --tls-cert and --tls-key")
 
-    bundle = Bundle.load(ensure_bundle(args.bundle, args.run))
-    encoders = Encoders.open(bundle.path)
-    log.info("model %s (epoch %s), ONNX Runtime providers in use: %s", bundle.model.get("name"),
-             bundle.model.get("epoch"), ", ".join(encoders.providers))  # fmt: skip
-    library = open_library(bundle, encoders, args.library, args.index)
+    try:
+        rig = RigMap.from_file(args.rig) if args.rig else None
+    except RigError as error:
+        parser.error(str(error))
     source = args.source or Path(os.environ.get(DATASET_ENV) or ROOT / "data" / "demo")
-    report = library.ingest(dataset_clips(source))
-    log.info("library: %d motions (%d clips new, %d failed) from %s", len(library), len(report.added),
-             len(report.failed), source)  # fmt: skip
+    if not source.is_dir():
+        parser.error(f"the source {source} is not a folder")
+    try:
+        bundle = Bundle.load(ensure_bundle(args.bundle, args.run))
+        encoders = Encoders.open(bundle.path)
+        library = open_library(bundle, encoders, args.library, args.index)
+    except BundleError as error:
+        raise SystemExit(f"cannot serve the bundle: {error}") from None
+    log.info("model %s (epoch %s, Eq. 8 %s aggregation), ONNX Runtime providers in use: %s", bundle.model.get("name"),
+             bundle.model.get("epoch"), library.index.aggregation, ", ".join(encoders.providers))  # fmt: skip
+    report = index_source(library, source, rig)
+    log.info("library: %d motions (%d clips new, %d unchanged, %d removed, %d failed: see %s) from %s", len(library),
+             len(report.added), len(report.unchanged), len(report.removed), len(report.failed),
+             library.folder / REPORT, source)  # fmt: skip
     if not os.environ.get(DATASET_ENV) and not args.source:
         log.info("this is the demo library; for the full Bandai Namco dataset (3,076 clips) set %s to its folder "
                  "(see README) and restart", DATASET_ENV)  # fmt: skip

@@ -25,6 +25,7 @@ import soundfile as sf
 from PIL import Image, UnidentifiedImageError
 
 from motion.rigs import RigError, RigMap
+from motion.sources import ClipMetadata, path_words
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from preprocess.audio import MAX_SECONDS, SAMPLE_RATE, to_16k
@@ -326,8 +327,9 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
                 except Abort as error:
                     report.failed[meta.name] = error.message
                     continue
-                clips.append(ClipInfo(path, Path(meta.name).stem, meta.content, meta.style, meta.source or "upload",
-                                      meta.licence, rig=rig, keep=True))  # fmt: skip
+                metadata = ClipMetadata(path_words(Path(meta.name)), content=meta.content, style=meta.style,
+                                        licence=meta.licence, source=meta.source or "upload")  # fmt: skip
+                clips.append(ClipInfo(path, Path(meta.name).stem, metadata, rig=rig, keep=True))
             result = self.library.ingest(clips, progress=False)
         report.added.extend(motion_message(p) for p in result.added)
         report.unchanged.extend(result.unchanged)

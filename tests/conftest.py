@@ -65,12 +65,12 @@ def served_library(tmp_path_factory, onnx_bundle, demo_clips):
     from server.encoders import Encoders
     from server.index import open_index
     from server.library import Library
-    from server.serve import dataset_clips
+    from server.serve import source_clips
 
     folder = tmp_path_factory.mktemp("library")
     encoders = Encoders.open(onnx_bundle)
     library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
-    report = library.ingest(dataset_clips(DEMO), progress=False)
+    report = library.ingest(source_clips(DEMO)[0], progress=False)
     assert len(report.added) == len(demo_clips) and not report.failed
     yield library
     library.index.close()

@@ -9,8 +9,8 @@ import pytest
 
 import dataset.build as build_module
 from dataset.annotations import load_annotations
-from dataset.build import Build, read_split_files, run
-from dataset.splits import source_id
+from dataset.build import Build, run
+from dataset.splits import read_split_files, source_id
 from dataset.stats import dataset_stats
 
 STAGES = ["motion", "splits", "captions"]

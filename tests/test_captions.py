@@ -14,8 +14,8 @@ import pytest
 from conftest import DEMO
 
 from dataset.captions import REGISTERS, CaptionError, all_captions, contents, generate_captions, grammar, styles
-from dataset.labels import _label_names
 from motion.mirror import mirror_label
+from motion.sources import _label_names
 
 # Words that only a content family may use: (contents allowed, word pattern).
 FAMILY_WORDS = [

@@ -23,8 +23,8 @@ from exporter.graphs import Backbones, patch_time, pool_states, pool_time
 from exporter.parity import centre_crop, check_parity, relative_error, torch_item
 from exporter.samples import real_samples
 from model.config import TrainConfig
+from model.load import load_run, part_columns
 from model.modeling import ModelConfig, MotionSearchModel
-from model.train import load_run, part_columns
 from motion.canonical import load_canonical
 from motion.features import motion_features
 from motion.normalize import FeatureStats
@@ -266,7 +266,7 @@ def test_export_friendly_helpers_equal_the_models():
         h = torch.randn(2, 3, length, 5, generator=g)
         for ours, theirs in zip(pool_time(h, mask), modeling._pool_time(h, mask)):
             assert ours.shape == theirs.shape and torch.allclose(ours, theirs, atol=1e-6)
-    # the speech states' pooling of model.cache.SpeechBackbone, batched with masks
+    # the speech states' pooling of model.backbones.SpeechBackbone, batched with masks
     states = torch.randn(4, 6, 3, generator=g)
     lengths = torch.tensor([1, 2, 5, 6])
     pooled, valid = pool_states(states, lengths, 2)
@@ -420,7 +420,8 @@ def test_exporter_command_line_errors(tmp_path, capsys):
 def test_the_server_side_is_torch_free(bundle):
     code = (
         f"import sys; from server.encoders import Encoders; e = Encoders.open({str(bundle)!r}, threads=1); "
-        "e.encode_text(['walk']); bad = sorted(m for m in ('torch', 'transformers') if m in sys.modules); "
+        "e.encode_text(['walk']); training = ('torch', 'transformers', 'model', 'dataset'); "
+        "bad = sorted(m for m in training if m in sys.modules); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run(

@@ -25,7 +25,7 @@ from server.client import main as client_main
 from server.encoders import Encoders
 from server.index import open_index
 from server.library import Library
-from server.serve import build_server, dataset_clips
+from server.serve import build_server, source_clips
 from server.service import Limits
 
 
@@ -267,7 +267,7 @@ def test_an_interrupted_ingest_leaves_a_usable_index(tmp_path, onnx_bundle, demo
     encoders = Encoders.open(onnx_bundle)
     index_spec = f"edge:{tmp_path / 'index'}"
     library = Library(tmp_path, open_index(index_spec, encoders.dim), encoders)
-    clips = dataset_clips(demo_clips[0].parent)[:6]
+    clips = source_clips(demo_clips[0].parent)[0][:6]
     real_encode, calls = encoders.encode_motion, []
 
     def crash_on_the_seventh(features):

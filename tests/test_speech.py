@@ -149,7 +149,7 @@ def test_speaker_split_is_disjoint_and_large_enough():
 
 def test_disabled_voices_keep_their_score():
     voices = load_voices(include_disabled=True)
-    assert all(v.word_accuracy is not None for v in voices), "run: python -m dataset.voices score"
+    assert all(v.word_accuracy is not None for v in voices), "run: python -m dataset.voice_scores"
     assert any(not v.enabled for v in voices)
     threshold = json.loads(CATALOGUE.read_text())["min_word_accuracy"]
     assert 0.5 <= threshold < 1 and all(v.enabled == (v.word_accuracy >= threshold) for v in voices)

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from dataset.labels import find_clips
 from dataset.splits import SplitConfig, assign_splits, mirror_id, source_id, split_of
 from motion.mirror import mirror_label
+from motion.sources import find_clips
 
 
 @pytest.fixture(scope="module")

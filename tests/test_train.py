@@ -12,8 +12,8 @@ import torch
 
 from model.data import RetrievalData, View
 from model.evaluate import main as evaluate_main
+from model.load import load_run, part_columns
 from model.modeling import ModelConfig, MotionSearchModel
-from model.train import load_run, part_columns
 from model.train import main as train_main
 
 SMALL = {"dim": 64, "heads": 2, "motion_layers": 2, "video_layers": 1, "text_layers": 1, "speech_layers": 1}
@@ -89,6 +89,12 @@ def test_train_resume_and_evaluate(tmp_path, demo_dataset):
 def test_resume_needs_a_run(tmp_path):
     with pytest.raises(SystemExit):
         train_main(["--config", "model/configs/cpu.yaml", "--resume"])
+
+
+def test_training_needs_the_built_dataset(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--config", "model/configs/cpu.yaml"])
+    assert "--data DIR is required" in capsys.readouterr().err
 
 
 def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):

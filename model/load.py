@@ -1,0 +1,38 @@
+"""Loading a trained model: a run directory (``checkpoints/{best,last}.pt``) or a release folder
+(``model.safetensors``, written by ``python -m model.release``), for evaluation, release and export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.config import Config, load_config
+from model.modeling import ModelConfig, MotionSearchModel
+from motion.body_parts import body_parts
+
+
+def part_columns() -> list[np.ndarray]:
+    """The feature columns of each body part, as the motion encoder embeds them."""
+    return [p.columns for p in body_parts()]
+
+
+def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Config, dict]:
+    """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``, or of a release folder."""
+    config = load_config(run / "config.yaml")
+    if (run / "model.safetensors").exists():  # a release (python -m model.release)
+        from safetensors.torch import load_file
+
+        manifest = json.loads((run / "manifest.json").read_text())
+        model = MotionSearchModel(ModelConfig.from_dict(manifest["model_config"]), part_columns())
+        model.load_state_dict({k: v.float() for k, v in load_file(run / "model.safetensors").items()})
+        return model.eval(), config, {"epoch": manifest["epoch"] - 1, "data_hash": manifest["data_hash"]}
+    path = run / "checkpoints" / f"{checkpoint}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (checkpoints: best, last)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = MotionSearchModel(ModelConfig.from_dict(state["model_config"]), part_columns())
+    model.load_state_dict(state["model"])
+    return model.eval(), config, state
