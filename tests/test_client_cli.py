@@ -15,7 +15,7 @@ from server.client import main as client_main
 from server.encoders import Encoders
 from server.index import open_index
 from server.library import Library
-from server.serve import build_server, dataset_clips
+from server.serve import build_server, source_clips
 from server.service import Limits
 
 
@@ -25,7 +25,7 @@ def address(tmp_path_factory, onnx_bundle, demo_clips):
     folder = tmp_path_factory.mktemp("cli-library")
     encoders = Encoders.open(onnx_bundle)
     library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
-    library.ingest(dataset_clips(demo_clips[0].parent)[:6], progress=False)
+    library.ingest(source_clips(demo_clips[0].parent)[0][:6], progress=False)
     server, port = build_server(library, "127.0.0.1:0", Limits(), workers=4)
     server.start()
     yield f"127.0.0.1:{port}"
