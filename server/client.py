@@ -3,10 +3,13 @@
     python -m server.client search TEXT [--top 5] [--save DIR] [--content C] [--style S]
     python -m server.client speech FILE.wav|FILE.flac [--top 5] [--save DIR]
     python -m server.client motion FILE.bvh [--top 5]
-    python -m server.client get ID [--out FILE] [--fps 30] [--in-place] [--mirror]
+    python -m server.client get ID [--out FILE] [--fps 30] [--start S] [--end E] [--in-place] [--mirror]
+    python -m server.client preview ID [--start S] [--end E] [--out DIR]
     python -m server.client list [--page-size 20]
 
-``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh``. The address comes from
+``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh`` (the part of a long take that matched:
+the hit's time range) and its preview beside it: ``RANK_ID.webp`` (animated) and ``RANK_ID.png``
+(a strip of frames). ``preview`` writes ``ID.webp`` and ``ID.png``. The address comes from
 ``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
 ``$MOTIONSEARCH_TOKEN``. Errors print the server's status and message, not a traceback.
 """
@@ -28,15 +31,34 @@ def print_hits(response: pb.SearchResponse) -> None:
     print(f"{len(response.hits)} of {response.library_size} motions ({response.server_ms:.1f} ms on the server)")
     for hit in response.hits:
         m = hit.motion
-        print(f"{hit.rank:>3}. {hit.score:.3f}  {m.id:<48} {m.content}/{m.style}  {m.seconds:.1f} s  {m.caption}")
+        span = f"{hit.start_seconds:.1f}-{hit.end_seconds:.1f} s of {m.seconds:.1f} s" if is_part(hit) else ""
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {m.id:<48} {m.content}/{m.style}  {span or f'{m.seconds:.1f} s'}  "
+              f"{m.caption}")  # fmt: skip
+
+
+def is_part(hit: pb.SearchHit) -> bool:
+    """Whether the hit is a part of a long take (its best window) rather than the whole clip."""
+    return hit.start_seconds > 0.01 or hit.end_seconds < hit.motion.seconds - 0.01
+
+
+def save_preview(preview: pb.Preview, stem: Path) -> None:
+    """``STEM.webp`` and ``STEM.png`` (ids may hold dots: no ``with_suffix``)."""
+    for suffix, data in ((".webp", preview.animation), (".png", preview.strip)):
+        path = stem.parent / (stem.name + suffix)
+        path.write_bytes(data)
+        print(f"saved {path}")
 
 
 def save_hits(client: Client, response: pb.SearchResponse, folder: Path) -> None:
+    """Each hit's BVH (its time range when it is part of a take) and its preview."""
     folder.mkdir(parents=True, exist_ok=True)
     for hit in response.hits:
-        path = folder / f"{hit.rank:02d}_{hit.motion.id}.bvh"
-        path.write_bytes(client.get_motion(hit.motion.id))
+        stem = folder / f"{hit.rank:02d}_{hit.motion.id}"
+        span = {"start_seconds": hit.start_seconds, "end_seconds": hit.end_seconds} if is_part(hit) else {}
+        path = folder / f"{stem.name}.bvh"
+        path.write_bytes(client.get_motion(hit.motion.id, **span))
         print(f"saved {path}")
+        save_preview(client.get_preview(hit.motion.id, hit.start_seconds, hit.end_seconds), stem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("--fps", type=float, default=0.0)
     get.add_argument("--in-place", action="store_true")
     get.add_argument("--mirror", action="store_true")
+    preview = commands.add_parser("preview")
+    preview.add_argument("id")
+    preview.add_argument("--out", type=Path, default=Path("."), help="folder for ID.webp and ID.png")
+    for sub in (get, preview):
+        sub.add_argument("--start", type=float, default=0.0, help="from this second (a hit's start)")
+        sub.add_argument("--end", type=float, default=0.0, help="to this second (0: the end)")
     listing = commands.add_parser("list")
     listing.add_argument("--page-size", type=int, default=20)
     listing.add_argument("--page-token", default="")
@@ -77,10 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.save:
                 save_hits(client, response, args.save)
         elif args.command == "get":
-            data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror)
+            data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror,
+                                     start_seconds=args.start, end_seconds=args.end)  # fmt: skip
             out = args.out or Path(f"{args.id}.bvh")
             out.write_bytes(data)
             print(f"saved {out} ({len(data):,} bytes)")
+        elif args.command == "preview":
+            args.out.mkdir(parents=True, exist_ok=True)
+            save_preview(client.get_preview(args.id, args.start, args.end), args.out / args.id)
         else:
             page = client.list_motions(args.page_size, args.page_token)
             for m in page.motions:
