@@ -3,12 +3,12 @@
 Ingest reads a BVH file (any humanoid rig the motion layer maps), encodes the clip and its
 mirror with the motion encoder and upserts both into the index. A clip that fits the model's
 window (the bundle's ``max_frames``, 196 frames at 20 fps: 9.8 s) is one window, encoded whole;
-a longer take is encoded as overlapping windows of that length, half a window apart, the last
-aligned to its end (``motion.resample.crop_windows``), each with its time range, so a search
-finds the moment of a take and ``bvh`` can cut it out. It is idempotent by content hash:
-a file whose sha256 is already indexed is reported unchanged, not encoded again. A folder
-ingest is resumable: every clip is committed to the index as it is encoded, so a crash
-keeps what was done and the next run skips it. Uploaded files are kept under
+a longer take is encoded as overlapping windows of that length, a quarter window (2.45 s) apart,
+the last aligned to its end (``motion.resample.crop_windows``), each with its time range, so a
+search finds the moment of a take and ``bvh`` can cut it out (docs/server.md says why a quarter).
+It is idempotent by content hash: a file whose sha256 is already indexed is reported unchanged,
+not encoded again. A folder ingest is resumable: every clip is committed to the index as it is
+encoded, so a crash keeps what was done and the next run skips it. Uploaded files are kept under
 ``FOLDER/files/ID.bvh``; clips of a dataset folder are referenced where they are. Previews
 (``server.preview``) are rendered on first request and cached under ``FOLDER/previews/``.
 """
@@ -40,6 +40,7 @@ from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MIRROR_PREFIX = "M"  # the dataset's convention: "M" + clip id
+WINDOW_STRIDE = 4  # a long take's windows start a quarter window apart (2.45 s); see the module docstring
 BANDAI_NAMCO = "Bandai Namco Research Motion Dataset, CC BY-NC 4.0 (github.com/BandaiNamcoResearchInc)"
 
 
@@ -132,7 +133,8 @@ class Library:
         (tokens, weights) of each window of the clip and of its mirror."""
         facts, positions = self._canonical(path, rig)
         own, mirrored = (motion_features(p, TARGET_FPS) for p in (positions, mirror_positions(positions)))
-        windows = crop_windows(len(own), self.encoders.bundle.preprocessing.motion.max_frames)
+        size = self.encoders.bundle.preprocessing.motion.max_frames
+        windows = crop_windows(len(own), size, size // WINDOW_STRIDE)
         # feature row r spans frames r..r+1 at 20 fps; the last window runs to the end of the file
         spans = [{"start_seconds": start / TARGET_FPS,
                   "end_seconds": stop / TARGET_FPS if stop < len(own) else facts["seconds"]}
