@@ -41,24 +41,26 @@ def is_part(hit: pb.SearchHit) -> bool:
     return hit.start_seconds > 0.01 or hit.end_seconds < hit.motion.seconds - 0.01
 
 
-def save_preview(preview: pb.Preview, stem: Path) -> None:
-    """``STEM.webp`` and ``STEM.png`` (ids may hold dots: no ``with_suffix``)."""
-    for suffix, data in ((".webp", preview.animation), (".png", preview.strip)):
-        path = stem.parent / (stem.name + suffix)
+def save(folder: Path, name: str, files: dict[str, bytes]) -> None:
+    """``FOLDER/NAME.SUFFIX`` for each suffix (ids may hold dots: no ``with_suffix``)."""
+    for suffix, data in files.items():
+        path = folder / f"{name}.{suffix}"
         path.write_bytes(data)
         print(f"saved {path}")
+
+
+def preview_files(preview: pb.Preview) -> dict[str, bytes]:
+    return {"webp": preview.animation, "png": preview.strip}
 
 
 def save_hits(client: Client, response: pb.SearchResponse, folder: Path) -> None:
     """Each hit's BVH (its time range when it is part of a take) and its preview."""
     folder.mkdir(parents=True, exist_ok=True)
     for hit in response.hits:
-        stem = folder / f"{hit.rank:02d}_{hit.motion.id}"
         span = {"start_seconds": hit.start_seconds, "end_seconds": hit.end_seconds} if is_part(hit) else {}
-        path = folder / f"{stem.name}.bvh"
-        path.write_bytes(client.get_motion(hit.motion.id, **span))
-        print(f"saved {path}")
-        save_preview(client.get_preview(hit.motion.id, hit.start_seconds, hit.end_seconds), stem)
+        preview = client.get_preview(hit.motion.id, hit.start_seconds, hit.end_seconds)
+        save(folder, f"{hit.rank:02d}_{hit.motion.id}",
+             {"bvh": client.get_motion(hit.motion.id, **span), **preview_files(preview)})  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"saved {out} ({len(data):,} bytes)")
         elif args.command == "preview":
             args.out.mkdir(parents=True, exist_ok=True)
-            save_preview(client.get_preview(args.id, args.start, args.end), args.out / args.id)
+            save(args.out, args.id, preview_files(client.get_preview(args.id, args.start, args.end)))
         else:
             page = client.list_motions(args.page_size, args.page_token)
             for m in page.motions:
