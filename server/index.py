@@ -471,7 +471,8 @@ class QdrantClientIndex(MotionIndex):
         stale = m.Filter(should=[m.Filter(must=[m.FieldCondition(key="id", match=m.MatchValue(value=i)),
                                                 m.FieldCondition(key="window", range=m.Range(gte=n))])
                                  for i, n in windows.items()])  # fmt: skip
-        self.client.delete(self.collection, m.FilterSelector(filter=stale), wait=True)  # windows no longer there
+        if windows:  # (an empty "should" would match every point)
+            self.client.delete(self.collection, m.FilterSelector(filter=stale), wait=True)  # windows no longer there
 
     def delete(self, ids: list[str]) -> int:
         m = self.m
