@@ -41,11 +41,11 @@ from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
-from server.index import Candidates, SearchFilter, open_index
+from server.index import SearchFilter, open_index
 from server.library import Library
 from server.serve import ROOT, build_server, source_clips
 from server.service import Limits
-from server.similarity import Similarity, eq8_many
+from server.similarity import Similarity
 
 
 def percentiles(ms: list[float]) -> dict:
@@ -94,12 +94,9 @@ def two_stage_overlap(index, queries: list[tuple[np.ndarray, np.ndarray]]) -> fl
     """Mean top-10 overlap of the index's two-stage search with exact Eq. 8 over every motion, for
     text queries as the server runs them (mirrors left out)."""
     flt = SearchFilter(include_mirrors=False)
-    records = index.all_records(flt)
-    everything = Candidates.of([r.id for r in records], records, index.dim)
     overlaps = []
     for tokens, weights in queries:
-        scores = eq8_many(tokens, weights, everything.tokens, everything.weights, everything.starts, index.aggregation)
-        exact = {everything.keys[i] for i in np.argsort(-scores)[:10]}
+        exact = {h.id for h in index.search_exact(tokens, weights, top_k=10, filter=flt)}
         overlaps.append(len({h.id for h in index.search(tokens, weights, top_k=10, filter=flt)} & exact) / 10)
     return round(float(np.mean(overlaps)), 4)
 

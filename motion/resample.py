@@ -60,11 +60,12 @@ def crop_bvh(motion: BvhMotion, start: int, stop: int) -> BvhMotion:
     return BvhMotion(motion.skeleton, motion.frame_time, motion.values[start:stop].copy(), motion.source)
 
 
-def crop_windows(n_frames: int, max_frames: int = MAX_FRAMES) -> list[tuple[int, int]]:
-    """Windows [start, stop) covering ``n_frames``: one if it fits, else half-overlapping, last aligned to the end."""
+def crop_windows(n_frames: int, max_frames: int = MAX_FRAMES, stride: int | None = None) -> list[tuple[int, int]]:
+    """Windows [start, stop) covering ``n_frames``: one if it fits, else ``stride`` frames apart (default half a
+    window: half-overlapping), the last aligned to the end."""
     if n_frames <= max_frames:
         return [(0, n_frames)]
-    stride = max_frames // 2
+    stride = stride or max_frames // 2
     starts = list(range(0, n_frames - max_frames + 1, stride))
     if starts[-1] + max_frames < n_frames:
         starts.append(n_frames - max_frames)

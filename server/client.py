@@ -5,15 +5,18 @@
     python -m server.client motion FILE.bvh [--top 5]
     python -m server.client video FILE.mp4|FRAMES_DIR [--top 5]
     python -m server.client similar ID [--top 5]
-    python -m server.client get ID [--out FILE] [--fps 30] [--in-place] [--mirror]
+    python -m server.client get ID [--out FILE] [--fps 30] [--start S] [--end E] [--in-place] [--mirror]
+    python -m server.client preview ID [--start S] [--end E] [--out DIR]
     python -m server.client list [--page-size 20]
     python -m server.client ingest PATH... [--content C] [--style S] [--source NAME] [--licence L] [--rig map.json]
     python -m server.client delete ID...
 
-``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh``. ``ingest`` uploads BVH files and every
-``*.bvh`` under the folders given (recursive), in batches. ``video`` decodes a video file with PyAV
-(a well-kept FFmpeg binding that installs from wheels) or reads a folder of JPEG/PNG frames, and
-sends at most 64 frames sampled uniformly, scaled to 320 px on the long side. The address comes
+``--save DIR`` writes each hit's BVH to ``DIR/RANK_ID.bvh`` (the part of a long take that matched:
+the hit's time range) and its preview beside it: ``RANK_ID.webp`` (animated) and ``RANK_ID.png``
+(a strip of frames). ``preview`` writes ``ID.webp`` and ``ID.png``. ``ingest`` uploads BVH files and
+every ``*.bvh`` under the folders given (recursive), in batches. ``video`` decodes a video file with
+PyAV (a well-kept FFmpeg binding that installs from wheels) or reads a folder of JPEG/PNG frames,
+and sends at most 64 frames sampled uniformly, scaled to 320 px on the long side. The address comes
 from ``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
 ``$MOTIONSEARCH_TOKEN``. Every error is one line with the server's status and message, never a
 traceback.
@@ -39,15 +42,36 @@ def print_hits(response: pb.SearchResponse) -> None:
     print(f"{len(response.hits)} of {response.library_size} motions ({response.server_ms:.1f} ms on the server)")
     for hit in response.hits:
         m = hit.motion
-        print(f"{hit.rank:>3}. {hit.score:.3f}  {m.id:<48} {m.content}/{m.style}  {m.seconds:.1f} s  {m.caption}")
+        span = f"{hit.start_seconds:.1f}-{hit.end_seconds:.1f} s of {m.seconds:.1f} s" if is_part(hit) else ""
+        print(f"{hit.rank:>3}. {hit.score:.3f}  {m.id:<48} {m.content}/{m.style}  {span or f'{m.seconds:.1f} s'}  "
+              f"{m.caption}")  # fmt: skip
+
+
+def is_part(hit: pb.SearchHit) -> bool:
+    """Whether the hit is a part of a long take (its best window) rather than the whole clip."""
+    return hit.start_seconds > 0.01 or hit.end_seconds < hit.motion.seconds - 0.01
+
+
+def save(folder: Path, name: str, files: dict[str, bytes]) -> None:
+    """``FOLDER/NAME.SUFFIX`` for each suffix (ids may hold dots: no ``with_suffix``)."""
+    for suffix, data in files.items():
+        path = folder / f"{name}.{suffix}"
+        path.write_bytes(data)
+        print(f"saved {path}")
+
+
+def preview_files(preview: pb.Preview) -> dict[str, bytes]:
+    return {"webp": preview.animation, "png": preview.strip}
 
 
 def save_hits(client: Client, response: pb.SearchResponse, folder: Path) -> None:
+    """Each hit's BVH (its time range when it is part of a take) and its preview."""
     folder.mkdir(parents=True, exist_ok=True)
     for hit in response.hits:
-        path = folder / f"{hit.rank:02d}_{hit.motion.id}.bvh"
-        path.write_bytes(client.get_motion(hit.motion.id))
-        print(f"saved {path}")
+        span = {"start_seconds": hit.start_seconds, "end_seconds": hit.end_seconds} if is_part(hit) else {}
+        preview = client.get_preview(hit.motion.id, hit.start_seconds, hit.end_seconds)
+        save(folder, f"{hit.rank:02d}_{hit.motion.id}",
+             {"bvh": client.get_motion(hit.motion.id, **span), **preview_files(preview)})  # fmt: skip
 
 
 VIDEO_FRAMES, VIDEO_SIDE, INGEST_BATCH = 64, 320, 16
@@ -145,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("--fps", type=float, default=0.0)
     get.add_argument("--in-place", action="store_true")
     get.add_argument("--mirror", action="store_true")
+    preview = commands.add_parser("preview")
+    preview.add_argument("id")
+    preview.add_argument("--out", type=Path, default=Path("."), help="folder for ID.webp and ID.png")
+    for sub in (get, preview):
+        sub.add_argument("--start", type=float, default=0.0, help="from this second (a hit's start)")
+        sub.add_argument("--end", type=float, default=0.0, help="to this second (0: the end)")
     listing = commands.add_parser("list")
     listing.add_argument("--page-size", type=int, default=20)
     listing.add_argument("--page-token", default="")
@@ -172,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.save:
                 save_hits(client, response, args.save)
         elif args.command == "get":
-            data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror)
+            data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror,
+                                     start_seconds=args.start, end_seconds=args.end)  # fmt: skip
             out = args.out or Path(f"{args.id}.bvh")
             out.write_bytes(data)
             print(f"saved {out} ({len(data):,} bytes)")
@@ -186,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{result.deleted} deleted" + (f"; not found: {', '.join(result.not_found)}" if result.not_found
                                                   else ""))  # fmt: skip
             return 1 if result.not_found else 0
+        elif args.command == "preview":
+            args.out.mkdir(parents=True, exist_ok=True)
+            save(args.out, args.id, preview_files(client.get_preview(args.id, args.start, args.end)))
         else:
             page = client.list_motions(args.page_size, args.page_token)
             for m in page.motions:

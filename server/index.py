@@ -6,6 +6,12 @@ Each motion is a point with two named vectors and a payload:
 * ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
 * payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256.
 
+A motion longer than the model's window is several points, one per window of it (``window`` 0, 1, ...
+in the payload, its time range in ``start_seconds``/``end_seconds``), all with the motion's id and
+payload; window 0's point id is the motion's, so ``get`` reads the motion through it, and ``list``
+and ``len`` count motions (window 0 only). A search ranks windows and returns each motion once, as
+its best window.
+
 The exact score needs the candidates' tokens and weights back: the embedded index keeps them in
 a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
 rows), the ``qdrant-client`` backend as a float16 copy in the payload (one string per point).
@@ -33,13 +39,14 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from server.similarity import Similarity, eq8, eq8_many
+from server.similarity import Similarity, eq8_many
 from server.token_store import TokenStore
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
 POOLED, TOKENS = "pooled", "tokens"
-PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float"}
-INDEX_LAYOUT = "v4"  # v4: the embedded index's tokens in a memory-mapped float32 store beside the shard
+PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
+                   "window": "Integer"}  # fmt: skip
+INDEX_LAYOUT = "v5"  # v5: long clips as overlapping windows, one point each (v4: tokens in a memory-mapped store)
 
 
 @dataclass
@@ -48,6 +55,7 @@ class MotionRecord:
     tokens: np.ndarray  # (L, D) float32 unit vectors
     weights: np.ndarray  # (L,) float32 summing to 1
     payload: dict
+    window: int = 0  # which window of the motion these tokens encode (0: the first, or the whole clip)
 
 
 @dataclass
@@ -62,23 +70,39 @@ class SearchFilter:
 
 @dataclass
 class Candidates:
-    """A first stage's points (``keys``: point ids) with their tokens and weights concatenated;
-    ``starts``: where each point's tokens begin. ``payloads`` when the backend returned them already."""
+    """A first stage's points (``keys``: point ids; ``owners``: their motions' ids) with their tokens and
+    weights concatenated; ``starts``: where each point's tokens begin. ``payloads`` when the backend
+    returned them already."""
 
     keys: list[str]
+    owners: list[str]
     tokens: np.ndarray
     weights: np.ndarray
     starts: np.ndarray
     payloads: dict[str, dict] | None = None
 
     @classmethod
-    def of(cls, keys: list[str], records: list[MotionRecord], dim: int) -> Candidates:
+    def of(cls, records: list[MotionRecord], dim: int) -> Candidates:
         """From whole records (tokens, weights and payloads)."""
         if not records:
-            return cls([], np.empty((0, dim), np.float32), np.empty(0, np.float32), np.empty(0, int), {})
+            return cls([], [], np.empty((0, dim), np.float32), np.empty(0, np.float32), np.empty(0, int), {})
+        keys = [point_id(r.id, r.window) for r in records]
         starts = np.cumsum([0] + [len(r.weights) for r in records])[:-1]
-        return cls(keys, np.concatenate([r.tokens for r in records]), np.concatenate([r.weights for r in records]),
-                   starts, {k: r.payload for k, r in zip(keys, records)})  # fmt: skip
+        return cls(keys, [r.id for r in records], np.concatenate([r.tokens for r in records]),
+                   np.concatenate([r.weights for r in records]), starts,
+                   {k: r.payload for k, r in zip(keys, records)})  # fmt: skip
+
+    def best_per_owner(self, scores: np.ndarray, top_k: int) -> list[int]:
+        """Indices of the ``top_k`` best-scoring points, one per motion (its best window), best first."""
+        seen: set[str] = set()
+        best = []
+        for i in np.argsort(-scores, kind="stable").tolist():  # stops after top_k motions: a few windows past them
+            if self.owners[i] not in seen:
+                seen.add(self.owners[i])
+                best.append(i)
+                if len(best) == top_k:
+                    break
+        return best
 
 
 @dataclass
@@ -88,8 +112,9 @@ class Hit:
     payload: dict
 
 
-def point_id(motion_id: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, motion_id))
+def point_id(motion_id: str, window: int = 0) -> str:
+    """The point of a motion's window: window 0 has the motion id's own point id ('@' is never in an id)."""
+    return str(uuid.uuid5(NAMESPACE, motion_id if not window else f"{motion_id}@{window}"))
 
 
 def pooled(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -117,12 +142,19 @@ class MotionIndex:
         raise NotImplementedError
 
     def delete(self, ids: list[str]) -> int:
+        """Remove motions (every window of each); returns how many of ``ids`` were there."""
         raise NotImplementedError
 
     def get(self, motion_id: str) -> MotionRecord | None:
+        """A motion: its payload, and the tokens of its first window."""
         raise NotImplementedError
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
+        """A page of motions (first windows) ordered by id, and how many match."""
+        raise NotImplementedError
+
+    def windows(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
+        """Every matching point: each window of each motion."""
         raise NotImplementedError
 
     def candidates(self, tokens: np.ndarray, weights: np.ndarray, prefetch: int, n: int,
@@ -142,6 +174,11 @@ class MotionIndex:
         return records
 
     def __len__(self) -> int:
+        """How many motions (not windows)."""
+        raise NotImplementedError
+
+    def points(self) -> int:
+        """How many points: windows of every motion."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -156,42 +193,53 @@ class MotionIndex:
         rescoring; candidates >= prefetch skips MaxSim. The embedded index rescores every prefetched point:
         its tokens are local, and Eq. 8 in numpy over them costs less than Qdrant's MaxSim and ranks better
         (the pooled vector carries the motion's token weights, the second direction of Eq. 8, which MaxSim
-        leaves out). Prefetch: 0.2 % of the library, at least 100, at most 1,000: the exact top 10 lay
+        leaves out). Prefetch: 0.2 % of the points, at least 100, at most 1,000: the exact top 10 lay
         within the pooled top 49 on the real library (6,152 motions) and the top 66 on 100,000 synthetic
         ones (bench/index_search.py measures these settings against exact scoring)."""
-        prefetch = min(max(len(self) // 500, 100), 1000)
+        prefetch = min(max(self.points() // 500, 100), 1000)
         return prefetch, prefetch
 
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
                depth: tuple[int, int] | None = None) -> list[Hit]:  # fmt: skip
         """Two-stage search: ``depth`` = (prefetch, candidates), default :meth:`depth`; exact Eq. 8 scores
         of the ``candidates`` best by MaxSim among the ``prefetch`` nearest pooled vectors (of every
-        prefetched point when candidates >= prefetch)."""
+        prefetched point when candidates >= prefetch). Each motion is one hit, its best window; when the
+        candidates hold fewer than ``top_k`` motions (several windows of long ones), the search runs again
+        twice as deep, until it has them or has seen every matching point."""
         self._check(tokens, weights)
         prefetch, candidates = depth or self.depth()
-        found = self.candidates(tokens, weights, max(prefetch, top_k), max(candidates, top_k), filter)
-        if not found.keys:
-            return []
-        scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation)
-        best = np.argsort(-scores, kind="stable")[:top_k]
+        while True:
+            prefetch, candidates = max(prefetch, top_k), max(candidates, top_k)
+            found = self.candidates(tokens, weights, prefetch, candidates, filter)
+            if not found.keys:
+                return []
+            scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation)
+            best = found.best_per_owner(scores, top_k)
+            if len(best) == top_k or len(found.keys) < min(prefetch, candidates) or prefetch >= self.points():
+                break
+            prefetch, candidates = 2 * prefetch, 2 * candidates
         payloads = found.payloads or self.payloads([found.keys[i] for i in best])
-        return [Hit(payloads[found.keys[i]]["id"], float(scores[i]), payloads[found.keys[i]]) for i in best]
+        return [Hit(found.owners[i], float(scores[i]), payloads[found.keys[i]]) for i in best]
 
     def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
-        """Eq. 8 against every matching motion (brute force)."""
+        """Eq. 8 against every window of every matching motion (brute force), each motion as its best window."""
         self._check(tokens, weights)
-        hits = [Hit(r.id, eq8(tokens, weights, r.tokens, r.weights, self.aggregation), r.payload)
-                for r in self.all_records(filter)]  # fmt: skip
-        return sorted(hits, key=lambda h: -h.score)[:top_k]
+        everything = Candidates.of(self.windows(filter), self.dim)
+        if not everything.keys:
+            return []
+        scores = eq8_many(tokens, weights, everything.tokens, everything.weights, everything.starts, self.aggregation)
+        return [Hit(everything.owners[i], float(scores[i]), everything.payloads[everything.keys[i]])
+                for i in everything.best_per_owner(scores, top_k)]  # fmt: skip
 
 
-STORED = ("kind", "rows", "weights", TOKENS)  # payload fields the index adds for itself
+STORED = ("kind", "window", "rows", "weights", TOKENS)  # payload fields the index adds for itself
 
 
 def _payload(record: MotionRecord, **stored) -> dict:
-    """The stored payload: the record's, its id, the mirror flag as a keyword, and ``stored``."""
-    return {**record.payload, "id": record.id, "kind": "mirror" if record.payload.get("mirror") else "clip", **stored}
+    """The stored payload: the record's, its id and window, the mirror flag as a keyword, and ``stored``."""
+    kind = "mirror" if record.payload.get("mirror") else "clip"
+    return {**record.payload, "id": record.id, "window": record.window, "kind": kind, **stored}
 
 
 def _public(stored: dict) -> dict:
@@ -201,7 +249,7 @@ def _public(stored: dict) -> dict:
 class EdgeIndex(MotionIndex):
     """Qdrant Edge, embedded in the process: a shard folder on disk."""
 
-    EXACT_PREFETCH_UP_TO = 250_000  # motions; see search_params
+    EXACT_PREFETCH_UP_TO = 250_000  # points (windows of motions); see search_params
 
     def __init__(self, path: str | Path, dim: int) -> None:
         import qdrant_edge as q
@@ -225,9 +273,13 @@ class EdgeIndex(MotionIndex):
         self._index_payload()
         self.store = TokenStore(self.path, self.dim)
         size = self.shard.count(q.CountRequest(exact=True))
-        everything = q.ScrollRequest(limit=size + 1, with_payload=q.PayloadSelector.Include(["rows"]))
+        everything = q.ScrollRequest(limit=size + 1, with_payload=q.PayloadSelector.Include(["rows", "id"]))
         points, _ = self.shard.scroll(everything)
         self.spans = {str(p.id): tuple(p.payload["rows"]) for p in points}  # point id -> its rows in the store
+        self.owners = {str(p.id): p.payload["id"] for p in points}  # point id -> its motion's id
+        self.keys: dict[str, list[str]] = {}  # motion id -> its points
+        for key, owner in self.owners.items():
+            self.keys.setdefault(owner, []).append(key)
 
     def _index_payload(self) -> None:
         """Payload indexes for the filtered fields: without them a filter reads every point's whole payload."""
@@ -237,11 +289,11 @@ class EdgeIndex(MotionIndex):
             if name not in have:
                 self.shard.update(q.UpdateOperation.create_field_index(name, getattr(q.PayloadSchemaType, kind)))
 
-    def _filter(self, flt: SearchFilter | None):
+    def _filter(self, flt: SearchFilter | None, motions: bool = False):
+        """The Qdrant filter of ``flt``; ``motions``: first windows only (one point per motion)."""
         q = self.q
-        if flt is None:
-            return None
-        must = []
+        must = [q.FieldCondition("window", match=q.MatchValue(0))] if motions else []
+        flt = flt or SearchFilter()
         if flt.contents:
             must.append(q.FieldCondition("content", match=q.MatchAny(list(flt.contents))))
         if flt.styles:
@@ -262,47 +314,65 @@ class EdgeIndex(MotionIndex):
         points = []
         for r, span in zip(records, spans):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
-            points.append(self.q.Point(point_id(r.id), vectors, _payload(r, rows=list(span))))
+            points.append(self.q.Point(point_id(r.id, r.window), vectors, _payload(r, rows=list(span))))
         self.shard.update(self.q.UpdateOperation.upsert_points(points))
+        new: dict[str, list[str]] = {}
+        for r, point, span in zip(records, points, spans):
+            key = str(point.id)
+            self.spans[key], self.owners[key] = span, r.id
+            new.setdefault(r.id, []).append(key)
+        stale = [k for motion_id, keys in new.items() for k in self.keys.get(motion_id, []) if k not in keys]
+        if stale:  # windows a shorter new version of a motion no longer has
+            self.shard.update(self.q.UpdateOperation.delete_points(stale))
+            self._forget(stale)
         self.shard.flush()
-        self.spans.update((point_id(r.id), span) for r, span in zip(records, spans))
+        self.keys.update(new)
+
+    def _forget(self, keys: list[str]) -> None:
+        for key in keys:
+            del self.spans[key], self.owners[key]
 
     def delete(self, ids: list[str]) -> int:
-        present = [point_id(i) for i in ids if point_id(i) in self.spans]
-        if present:
-            self.shard.update(self.q.UpdateOperation.delete_points(present))
+        present = [i for i in dict.fromkeys(ids) if i in self.keys]
+        keys = [k for i in present for k in self.keys.pop(i)]
+        if keys:
+            self.shard.update(self.q.UpdateOperation.delete_points(keys))
             self.shard.flush()
-            for key in present:
-                del self.spans[key]
+            self._forget(keys)
         return len(present)
 
     def _record(self, stored: dict) -> MotionRecord:
         tokens, weights = self.store.read(*stored["rows"])
-        return MotionRecord(stored["id"], tokens, weights, _public(stored))
+        return MotionRecord(stored["id"], tokens, weights, _public(stored), stored["window"])
 
     def get(self, motion_id: str) -> MotionRecord | None:
         found = self.shard.retrieve([point_id(motion_id)], True, False)
         return self._record(found[0].payload) if found else None
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
-        total = self.shard.count(self.q.CountRequest(exact=True, filter=self._filter(flt)))
+        total = self.shard.count(self.q.CountRequest(exact=True, filter=self._filter(flt, motions=True)))
         if offset >= total:
             return [], total
         # ordered by motion id (point ids are hashes): every matching id is read, the page's payloads only
         points, _ = self.shard.scroll(
             self.q.ScrollRequest(
-                limit=total, filter=self._filter(flt), with_payload=self.q.PayloadSelector.Include(["id"])
+                limit=total, filter=self._filter(flt, motions=True), with_payload=self.q.PayloadSelector.Include(["id"])
             )
         )
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
         found = {p.payload["id"]: p for p in self.shard.retrieve([point_id(i) for i in page], True, False)}
         return [self._record(found[i].payload) for i in page], total
 
+    def windows(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
+        points, _ = self.shard.scroll(self.q.ScrollRequest(limit=len(self.spans) + 1, filter=self._filter(flt),
+                                                           with_payload=True))  # fmt: skip
+        return [self._record(p.payload) for p in points]
+
     def search_params(self, prefetch: int):
         """How the pooled prefetch searches: a full scan of the pooled vectors up to ``EXACT_PREFETCH_UP_TO``
-        motions (6.3 ms at 100,000 on the 2-core CPU, where HNSW at ef 512 found 85 % of the exact top 10 on
+        points (6.3 ms at 100,000 on the 2-core CPU, where HNSW at ef 512 found 85 % of the exact top 10 on
         the synthetic library and ef 1,024 took 8 ms for 94 %), HNSW beyond it with ef = 4 x prefetch."""
-        if len(self) <= self.EXACT_PREFETCH_UP_TO:
+        if self.points() <= self.EXACT_PREFETCH_UP_TO:
             return self.q.SearchParams(exact=True)
         return self.q.SearchParams(hnsw_ef=hnsw_ef(prefetch))
 
@@ -319,7 +389,7 @@ class EdgeIndex(MotionIndex):
             request = q.QueryRequest(limit=n, prefetches=[first], filter=flt, with_payload=False, with_vector=False,
                                      query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
         keys = [str(p.id) for p in self.shard.query(request)]
-        return Candidates(keys, *self.store.gather([self.spans[k] for k in keys]))
+        return Candidates(keys, [self.owners[k] for k in keys], *self.store.gather([self.spans[k] for k in keys]))
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         return {str(p.id): _public(p.payload) for p in self.shard.retrieve(keys, True, False)}
@@ -329,6 +399,9 @@ class EdgeIndex(MotionIndex):
         self.shard.optimize()
 
     def __len__(self) -> int:
+        return len(self.keys)
+
+    def points(self) -> int:
         return len(self.spans)
 
     def close(self) -> None:
@@ -359,11 +432,10 @@ class QdrantClientIndex(MotionIndex):
                                             hnsw_config=models.HnswConfigDiff(m=0)),
             })  # fmt: skip
 
-    def _filter(self, flt: SearchFilter | None):
+    def _filter(self, flt: SearchFilter | None, motions: bool = False):
         m = self.m
-        if flt is None:
-            return None
-        must = []
+        must = [m.FieldCondition(key="window", match=m.MatchValue(value=0))] if motions else []
+        flt = flt or SearchFilter()
         if flt.contents:
             must.append(m.FieldCondition(key="content", match=m.MatchAny(any=list(flt.contents))))
         if flt.styles:
@@ -383,13 +455,25 @@ class QdrantClientIndex(MotionIndex):
             self._check(r.tokens, r.weights)
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
             stored = {"weights": r.weights.tolist(), TOKENS: r.tokens.astype("<f2").tobytes().hex()}  # hex: 5x base64
-            points.append(self.m.PointStruct(id=point_id(r.id), vector=vectors, payload=_payload(r, **stored)))
+            points.append(
+                self.m.PointStruct(id=point_id(r.id, r.window), vector=vectors, payload=_payload(r, **stored))
+            )
         self.client.upsert(self.collection, points, wait=True)
+        m, windows = self.m, {}
+        for r in records:
+            windows[r.id] = max(windows.get(r.id, 0), r.window + 1)
+        stale = m.Filter(should=[m.Filter(must=[m.FieldCondition(key="id", match=m.MatchValue(value=i)),
+                                                m.FieldCondition(key="window", range=m.Range(gte=n))])
+                                 for i, n in windows.items()])  # fmt: skip
+        if windows:  # (an empty "should" would match every point)
+            self.client.delete(self.collection, m.FilterSelector(filter=stale), wait=True)  # windows no longer there
 
     def delete(self, ids: list[str]) -> int:
-        present = [i for i in ids if self.get(i) is not None]
+        m = self.m
+        present = [i for i in dict.fromkeys(ids) if self.get(i) is not None]
         if present:
-            self.client.delete(self.collection, self.m.PointIdsList(points=[point_id(i) for i in present]), wait=True)
+            every = m.Filter(must=[m.FieldCondition(key="id", match=m.MatchAny(any=present))])
+            self.client.delete(self.collection, m.FilterSelector(filter=every), wait=True)
         return len(present)
 
     def get(self, motion_id: str) -> MotionRecord | None:
@@ -400,25 +484,31 @@ class QdrantClientIndex(MotionIndex):
     def _record(stored: dict) -> MotionRecord:
         weights = np.asarray(stored["weights"], dtype=np.float32)
         tokens = np.frombuffer(bytes.fromhex(stored[TOKENS]), dtype="<f2").astype(np.float32)
-        return MotionRecord(stored["id"], tokens.reshape(len(weights), -1), weights, _public(stored))
+        return MotionRecord(stored["id"], tokens.reshape(len(weights), -1), weights, _public(stored), stored["window"])
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
-        total = self.client.count(self.collection, count_filter=self._filter(flt), exact=True).count
+        motions = self._filter(flt, motions=True)
+        total = self.client.count(self.collection, count_filter=motions, exact=True).count
         if offset >= total:
             return [], total
-        points, _ = self.client.scroll(self.collection, scroll_filter=self._filter(flt), limit=total,
+        points, _ = self.client.scroll(self.collection, scroll_filter=motions, limit=total,
                                        with_payload=["id"])  # fmt: skip
         page = sorted(p.payload["id"] for p in points)[offset : offset + limit]
         found = {p.payload["id"]: p for p in self.client.retrieve(self.collection, [point_id(i) for i in page],
                                                                   with_payload=True, with_vectors=False)}  # fmt: skip
         return [self._record(found[i].payload) for i in page], total
 
+    def windows(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
+        points, _ = self.client.scroll(self.collection, scroll_filter=self._filter(flt), limit=self.points() + 1,
+                                       with_payload=True)  # fmt: skip
+        return [self._record(p.payload) for p in points]
+
     def depth(self) -> tuple[int, int]:
         """Three stages here: the candidates' tokens travel from the server as payload copies (~50 kB each),
         so MaxSim on the server keeps them few: prefetch 2 % of the library (200 to 2,000), candidates
         0.2 % (50 to 200). The server searches its HNSW graph at ef = 4 x prefetch (a server does a full
         scan itself while a segment is below its indexing threshold)."""
-        size = len(self)
+        size = self.points()
         return min(max(size // 50, 200), 2000), min(max(size // 500, 50), 200)
 
     def candidates(self, tokens, weights, prefetch, n, flt):
@@ -429,9 +519,12 @@ class QdrantClientIndex(MotionIndex):
         points = self.client.query_points(self.collection, prefetch=first, query=folded(tokens, weights).tolist(),
                                           using=TOKENS, limit=n, query_filter=flt, with_payload=True,
                                           with_vectors=False).points  # fmt: skip
-        return Candidates.of([str(p.id) for p in points], [self._record(p.payload) for p in points], self.dim)
+        return Candidates.of([self._record(p.payload) for p in points], self.dim)
 
     def __len__(self) -> int:
+        return self.client.count(self.collection, count_filter=self._filter(None, motions=True), exact=True).count
+
+    def points(self) -> int:
         return self.client.count(self.collection, exact=True).count
 
     def close(self) -> None:

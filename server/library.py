@@ -1,20 +1,26 @@
 """The motion library the server searches: BVH clips, their metadata and their embeddings in the index.
 
 Ingest reads a BVH file (any humanoid rig the motion layer maps), encodes the clip and its
-mirror with the motion encoder (the centre crop of at most 196 frames at 20 fps, exactly as
-the model is evaluated) and upserts both into the index. It is idempotent by content hash:
-a file whose sha256 is already indexed is reported unchanged, not encoded again. A folder
-ingest is resumable: every clip is committed to the index as it is encoded, so a crash
-keeps what was done and the next run skips it; :meth:`Library.sync` also removes the clips
-of a folder whose files are gone, and re-encodes a file whose content changed. A clip that
-cannot be read is reported with its reason, never raised. Uploaded files are kept under
-``FOLDER/files/ID.bvh``; clips of a source folder are referenced where they are. Each clip's
-payload holds its :class:`~motion.sources.ClipMetadata` (labels, description, tags, the words
-of its path, its source folder) beside the facts of its motion.
+mirror with the motion encoder and upserts both into the index. A clip that fits the model's
+window (the bundle's ``max_frames``, 196 frames at 20 fps: 9.8 s) is one window, encoded whole;
+a longer take is encoded as overlapping windows of that length, a quarter window (2.45 s) apart,
+the last aligned to its end (``motion.resample.crop_windows``), each with its time range, so a
+search finds the moment of a take and ``bvh`` can cut it out (docs/server.md says why a quarter).
+It is idempotent by content hash: a file whose sha256 is already indexed is reported unchanged,
+not encoded again. A folder ingest is resumable: every clip is committed to the index as it is
+encoded, so a crash keeps what was done and the next run skips it; :meth:`Library.sync` also
+removes the clips of a folder whose files are gone, and re-encodes a file whose content changed.
+A clip that cannot be read is reported with its reason, never raised. Uploaded files are kept
+under ``FOLDER/files/ID.bvh``; clips of a source folder are referenced where they are. Each
+clip's payload holds its :class:`~motion.sources.ClipMetadata` (labels, description, tags, the
+words of its path, its source folder) beside the facts of its motion. Previews
+(``server.preview``) are rendered on first request and cached under ``FOLDER/previews/``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 import tempfile
 from collections.abc import Iterable
@@ -29,13 +35,15 @@ from motion.bvh import BvhError, read_bvh, write_bvh
 from motion.canonical import canonicalize
 from motion.features import motion_features
 from motion.mirror import MIRROR_PREFIX, mirror_bvh, mirror_positions
-from motion.resample import MAX_FRAMES, crop_bvh, in_place_bvh, resample_bvh
+from motion.resample import TARGET_FPS, crop_bvh, crop_windows, in_place_bvh, resample_bvh
 from motion.rigs import RigError, RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
+from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+WINDOW_STRIDE = 4  # a long take's windows start a quarter window apart (2.45 s); see the module docstring
 
 
 class LibraryError(ValueError):
@@ -92,6 +100,8 @@ class Library:
     def __init__(self, folder: Path, index: MotionIndex, encoders: Encoders) -> None:
         self.folder = Path(folder)
         (self.folder / "files").mkdir(parents=True, exist_ok=True)
+        self.previews = self.folder / "previews"
+        self.previews.mkdir(exist_ok=True)
         self.index = index
         self.encoders = encoders
         self._by_sha = {r.payload["sha256"]: r.payload["id"] for r in self._all() if not r.payload["mirror"]}
@@ -110,24 +120,42 @@ class Library:
 
     # ingest
 
-    def embed(self, path: Path, rig: RigMap | None = None) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
-        """Facts about a BVH file and the (tokens, weights) of the clip and of its mirror."""
+    @staticmethod
+    def _canonical(path: Path, rig: RigMap | None) -> tuple[dict, np.ndarray]:
+        """Facts about a BVH file and its canonical joint positions at 20 fps."""
         try:
             bvh = read_bvh(path)
             canon = canonicalize(bvh, rig=rig)
-            embeddings = []
-            for positions in (canon.positions, mirror_positions(canon.positions)):
-                features = motion_features(positions, canon.fps)
-                start = max(0, (len(features) - MAX_FRAMES) // 2)
-                embeddings.append(self.encoders.encode_motion(features[start : start + MAX_FRAMES]))
         except (BvhError, RigError, ValueError, OSError) as error:  # RigError and BvhError are ValueErrors
             raise LibraryError(str(error) or type(error).__name__) from None
         facts = {"fps": float(bvh.fps), "frames": int(bvh.n_frames), "seconds": float(bvh.n_frames / bvh.fps),
                  "up": canon.up}  # fmt: skip
-        return facts, embeddings
+        return facts, canon.positions
+
+    def embed(self, path: Path, rig: RigMap | None = None) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
+        """Facts about a BVH file and the (tokens, weights) of the clip and of its mirror (a query: the centre
+        window of a long one, as the model is evaluated)."""
+        facts, positions = self._canonical(path, rig)
+        return facts, [self.encoders.encode_motion(motion_features(p, TARGET_FPS))
+                       for p in (positions, mirror_positions(positions))]  # fmt: skip
+
+    def embed_windows(self, path: Path, rig: RigMap | None = None) -> tuple[dict, list[dict], list, list]:
+        """Facts about a BVH file, its windows' time ranges (``start_seconds``, ``end_seconds``), and the
+        (tokens, weights) of each window of the clip and of its mirror."""
+        facts, positions = self._canonical(path, rig)
+        own, mirrored = (motion_features(p, TARGET_FPS) for p in (positions, mirror_positions(positions)))
+        size = self.encoders.bundle.preprocessing.motion.max_frames
+        windows = crop_windows(len(own), size, size // WINDOW_STRIDE)
+        # feature row r spans frames r..r+1 at 20 fps; the last window runs to the end of the file
+        spans = [{"start_seconds": start / TARGET_FPS,
+                  "end_seconds": stop / TARGET_FPS if stop < len(own) else facts["seconds"]}
+                 for start, stop in windows]  # fmt: skip
+        encode = self.encoders.encode_motion
+        return facts, spans, [encode(own[a:b]) for a, b in windows], [encode(mirrored[a:b]) for a, b in windows]
 
     def add(self, clip: ClipInfo) -> dict | None:
-        """Index one clip and its mirror; None when the same content is already indexed."""
+        """Index one clip and its mirror (each window of a long one); None when the same content is already
+        indexed."""
         check_id(clip.id)
         try:
             sha = sha256_file(clip.path)
@@ -137,17 +165,23 @@ class Library:
             if self._by_sha[sha] == clip.id:
                 self._refresh(clip)
             return None
-        facts, (own, mirrored) = self.embed(clip.path, clip.rig)
+        facts, spans, own, mirrored = self.embed_windows(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
         payload = {"id": clip.id, "name": clip.path.stem, **_described(clip.metadata), "path": str(path.resolve()),
                    "sha256": sha, "mirror": False, **facts}  # fmt: skip
+        if clip.rig is not None:  # previews read the file again
+            payload["rig"] = dataclasses.asdict(clip.rig) | {"requires": list(clip.rig.requires)}
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
-        self.index.upsert([MotionRecord(clip.id, *own, payload), MotionRecord(mirror_id, *mirrored, mirror_payload)])
+        records = []
+        for window, (span, a, b) in enumerate(zip(spans, own, mirrored)):
+            records += [MotionRecord(clip.id, *a, payload | span, window),
+                        MotionRecord(mirror_id, *b, mirror_payload | span, window)]  # fmt: skip
+        self.index.upsert(records)
         if replaced is not None:
             self._by_sha.pop(replaced.payload["sha256"], None)
         self._by_sha[sha] = clip.id
@@ -159,6 +193,10 @@ class Library:
         fields = _described(clip.metadata)
         records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
         if None in records or all(records[0].payload.get(k) == v for k, v in fields.items()):
+            return
+        if records[0].payload["end_seconds"] < records[0].payload["seconds"]:  # a long take: all its windows anew
+            self._by_sha.pop(records[0].payload["sha256"], None)
+            self.add(clip)
             return
         self.index.upsert([MotionRecord(r.id, r.tokens, r.weights, r.payload | fields) for r in records])
 
@@ -204,6 +242,8 @@ class Library:
             stored = self.folder / "files" / f"{clip_id}.bvh"
             if stored.exists():
                 stored.unlink()
+            for preview in (*self.previews.glob(f"{clip_id}~*"), *self.previews.glob(f"{MIRROR_PREFIX}{clip_id}~*")):
+                preview.unlink(missing_ok=True)
         return removed, missing
 
     # reading
@@ -213,6 +253,33 @@ class Library:
         if record is None:
             raise UnknownMotion(motion_id)
         return record
+
+    def preview(self, motion_id: str, start: float = 0.0, end: float = 0.0) -> Preview:
+        """A small rendering of a motion (the time range [start, end) s of it; 0, 0: the whole clip), from the
+        cache under ``FOLDER/previews`` when it was rendered before (keyed by id, content hash and range)."""
+        payload = self.record(motion_id).payload
+        seconds = payload["seconds"]
+        if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end < 0 or (end and end <= start):
+            raise LibraryError(f"bad preview range [{start}, {end}) s")
+        if start >= seconds:
+            raise LibraryError(f"{motion_id}: the preview range starts at {start:g} s, after its {seconds:.2f} s")
+        end = min(end or seconds, seconds)
+        key = f"{motion_id}~{payload['sha256'][:16]}~{round(start * 1000)}-{round(end * 1000)}"
+        cached = Preview.load(self.previews, key, start, end)
+        if cached is not None:
+            return cached
+        path = Path(payload["path"])
+        if not path.exists():
+            raise LibraryError(f"{motion_id}: its file {path.name} is no longer where the library indexed it")
+        rig = RigMap.from_dict(payload["rig"]) if payload.get("rig") else None
+        _, positions = self._canonical(path, rig)
+        if payload["mirror"]:
+            positions = mirror_positions(positions)
+        first = min(round(start * TARGET_FPS), len(positions) - 1)
+        positions = positions[first : max(round(end * TARGET_FPS) + 1, first + 1)]
+        preview = render_preview(positions, TARGET_FPS, start, end)
+        preview.save(self.previews, key, write_atomic)
+        return preview
 
     def bvh(self, motion_id: str, fps: float = 0.0, start: float = 0.0, end: float = 0.0, in_place: bool = False,
             mirror: bool = False) -> bytes:  # fmt: skip

@@ -31,6 +31,7 @@ from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from preprocess.audio import MAX_SECONDS, SAMPLE_RATE, to_16k
 from server.index import Hit, SearchFilter
 from server.library import ClipInfo, Library, LibraryError, UnknownMotion, check_id
+from server.preview import ANIMATION_TYPE
 
 log = logging.getLogger("motionsearch.server")
 CHUNK = 64 * 1024
@@ -104,6 +105,13 @@ def motion_message(payload: dict) -> pb.Motion:
                      caption=payload.get("caption", ""))  # fmt: skip
 
 
+def hit_message(hit: Hit, rank: int) -> pb.SearchHit:
+    """A hit with the time range of its best window (the whole clip for one that fits the model's window)."""
+    p = hit.payload
+    return pb.SearchHit(motion=motion_message(p), score=hit.score, rank=rank, start_seconds=p.get("start_seconds", 0.0),
+                        end_seconds=p.get("end_seconds", p["seconds"]))  # fmt: skip
+
+
 class MotionSearchServicer(pb_grpc.MotionSearchServicer):
     def __init__(self, library: Library, limits: Limits | None = None) -> None:
         self.library = library
@@ -127,7 +135,7 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
         if not context.is_active():
             raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
         return pb.SearchResponse(
-            hits=[pb.SearchHit(motion=motion_message(h.payload), score=h.score, rank=n) for n, h in enumerate(hits, 1)],
+            hits=[hit_message(h, n) for n, h in enumerate(hits, 1)],
             library_size=len(self.library),
             server_ms=(time.perf_counter() - start) * 1000,
         )
@@ -272,6 +280,12 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             if not context.is_active():
                 return
             yield pb.BvhChunk(data=data[offset : offset + CHUNK], total_bytes=len(data) if offset == 0 else 0)
+
+    @_handler
+    def GetPreview(self, request, context):
+        preview = self.library.preview(request.id, request.start_seconds, request.end_seconds)
+        return pb.Preview(animation=preview.animation, animation_type=ANIMATION_TYPE, strip=preview.strip,
+                          frames=preview.frames, start_seconds=preview.start, end_seconds=preview.end)  # fmt: skip
 
     @_handler
     def ListMotions(self, request, context):

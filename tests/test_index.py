@@ -146,3 +146,45 @@ def test_bad_vectors_are_refused(edge):
         edge.search(np.zeros((3, D + 1), np.float32), np.ones(3, np.float32) / 3)
     with pytest.raises(ValueError, match="unknown index"):
         open_index("redis://x", D)
+
+
+def windowed(records: list[MotionRecord], windows: int) -> list[MotionRecord]:
+    """Each motion as ``windows`` points: its own tokens, then noisier copies, each with its time range."""
+    rng = np.random.default_rng(5)
+    out = []
+    for r in records:
+        for k in range(windows):
+            tokens = r.tokens + (0.3 * k) * rng.normal(size=r.tokens.shape).astype(np.float32)
+            tokens /= np.linalg.norm(tokens, axis=1, keepdims=True)
+            span = {"start_seconds": 4.9 * k, "end_seconds": 4.9 * k + 9.8}
+            out.append(MotionRecord(r.id, tokens.astype(np.float32), r.weights, r.payload | span, k))
+    return out
+
+
+@pytest.mark.parametrize("backend", ["edge", "qdrant-client"])
+def test_windows_of_long_motions_give_one_hit_each(tmp_path, backend):
+    motions = library(150, seed=4)
+    points = windowed(motions[:30], 6) + motions[30:]  # 30 long takes of 6 windows, 120 short clips
+    index = EdgeIndex(tmp_path / "edge", D) if backend == "edge" else QdrantClientIndex(D, path=str(tmp_path / "q"))
+    index.upsert(points)
+    assert len(index) == 150 and index.points() == 30 * 6 + 120
+    assert index.list(0, 1000)[1] == 150 and sorted(r.id for r in index.list(0, 1000)[0]) == [m.id for m in motions]
+    assert index.get(motions[2].id).window == 0 and index.get(motions[2].id).payload["start_seconds"] == 0.0
+    # the query is the third window of a take: that take first, as that window, once
+    query = points[2 * 6 + 2]
+    shallow = index.search(query.tokens, query.weights, top_k=10, depth=(10, 10))  # too few motions: it deepens
+    assert len({h.id for h in shallow}) == 10 and shallow[0].id == motions[2].id
+    hits = index.search(query.tokens, query.weights, top_k=10, depth=(index.points(), index.points()))  # all
+    ids = [h.id for h in hits]
+    assert len(set(ids)) == 10 and ids[0] == motions[2].id
+    assert hits[0].payload["start_seconds"] == pytest.approx(4.9 * 2) and hits[0].score == pytest.approx(1, abs=2e-3)
+    exact = index.search_exact(query.tokens, query.weights, top_k=10)
+    assert [h.id for h in exact] == ids
+    assert [h.payload.get("start_seconds") for h in exact] == [h.payload.get("start_seconds") for h in hits]
+    # a new, shorter version of a take drops its windows past the new end; deleting drops all of them
+    index.upsert(windowed([motions[2]], 2))
+    assert index.points() == 30 * 6 + 120 - 4 and len(index) == 150
+    assert index.delete([motions[2].id, motions[40].id, "nope"]) == 2
+    assert len(index) == 148 and index.points() == 29 * 6 + 119
+    assert motions[2].id not in {h.id for h in index.search(query.tokens, query.weights, top_k=150)}
+    index.close()

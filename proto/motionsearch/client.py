@@ -85,6 +85,11 @@ class Client:
         chunks = self._call(self.stub.GetMotion, pb.GetMotionRequest(id=motion_id, **options))
         return b"".join(chunk.data for chunk in chunks)
 
+    def get_preview(self, motion_id: str, start_seconds: float = 0.0, end_seconds: float = 0.0) -> pb.Preview:
+        """A small rendering of one motion, or of a time range of it (a hit's ``start_seconds``, ``end_seconds``)."""
+        request = pb.GetPreviewRequest(id=motion_id, start_seconds=start_seconds, end_seconds=end_seconds)
+        return self._call(self.stub.GetPreview, request)
+
     def list_motions(self, page_size: int = 100, page_token: str = "") -> pb.ListMotionsResponse:
         return self._call(self.stub.ListMotions, pb.ListMotionsRequest(page_size=page_size, page_token=page_token))
 

@@ -77,7 +77,8 @@ Motion FromProto(const pb::Motion& m) {
 void FromProto(const pb::SearchResponse& response, SearchResult* result) {
   result->hits.clear();
   for (const pb::SearchHit& hit : response.hits()) {
-    result->hits.push_back(SearchHit{FromProto(hit.motion()), hit.score(), hit.rank()});
+    result->hits.push_back(
+        SearchHit{FromProto(hit.motion()), hit.score(), hit.rank(), hit.start_seconds(), hit.end_seconds()});
   }
   result->library_size = response.library_size();
   result->server_ms = response.server_ms();

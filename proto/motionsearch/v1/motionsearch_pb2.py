@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"motionsearch/v1/motionsearch.proto\x12\x0fmotionsearch.v1\"`\n\rSearchOptions\x12\r\n\x05top_k\x18\x01 \x01(\r\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.motionsearch.v1.Filter\x12\x17\n\x0finclude_mirrors\x18\x03 \x01(\x08\"d\n\x06\x46ilter\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x0e\n\x06styles\x18\x02 \x03(\t\x12\x13\n\x0bmin_seconds\x18\x03 \x01(\x02\x12\x13\n\x0bmax_seconds\x18\x04 \x01(\x02\x12\x0e\n\x06source\x18\x05 \x01(\t\"R\n\x11SearchTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12/\n\x07options\x18\x02 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"\x9a\x01\n\x0b\x41udioConfig\x12\x30\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x1e.motionsearch.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12/\n\x07options\x18\x04 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"^\n\x13SearchSpeechRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.motionsearch.v1.AudioConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xb1\x01\n\x0bVideoConfig\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.motionsearch.v1.VideoConfig.Kind\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x02\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"3\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_IMAGE_FRAMES\x10\x01\"]\n\x12SearchVideoRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.motionsearch.v1.VideoConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"e\n\x13SearchMotionRequest\x12\x0b\n\x03\x62vh\x18\x01 \x01(\x0c\x12\x10\n\x08rig_json\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"\xb2\x01\n\x06Motion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05style\x18\x04 \x01(\t\x12\x0f\n\x07seconds\x18\x05 \x01(\x02\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x02\x12\x0e\n\x06\x66rames\x18\x07 \x01(\r\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0f\n\x07licence\x18\t \x01(\t\x12\x0e\n\x06mirror\x18\n \x01(\x08\x12\x0f\n\x07\x63\x61ption\x18\x0b \x01(\t\"Q\n\tSearchHit\x12\'\n\x06motion\x18\x01 \x01(\x0b\x32\x17.motionsearch.v1.Motion\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04rank\x18\x03 \x01(\r\"c\n\x0eSearchResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.motionsearch.v1.SearchHit\x12\x14\n\x0clibrary_size\x18\x02 \x01(\x04\x12\x11\n\tserver_ms\x18\x03 \x01(\x02\"y\n\x10GetMotionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x02\x12\x15\n\rstart_seconds\x18\x03 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x04 \x01(\x02\x12\x10\n\x08in_place\x18\x05 \x01(\x08\x12\x0e\n\x06mirror\x18\x06 \x01(\x08\"-\n\x08\x42vhChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\"d\n\x12ListMotionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x17.motionsearch.v1.Filter\"g\n\x13ListMotionsResponse\x12(\n\x07motions\x18\x01 \x03(\x0b\x32\x17.motionsearch.v1.Motion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x04\"U\n\rIngestRequest\x12+\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1b.motionsearch.v1.IngestFileH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"m\n\nIngestFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\r\n\x05style\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0f\n\x07licence\x18\x05 \x01(\t\x12\x10\n\x08rig_json\x18\x06 \x01(\t\"\xb7\x01\n\x0eIngestResponse\x12&\n\x05\x61\x64\x64\x65\x64\x18\x01 \x03(\x0b\x32\x17.motionsearch.v1.Motion\x12\x11\n\tunchanged\x18\x02 \x03(\t\x12;\n\x06\x66\x61iled\x18\x03 \x03(\x0b\x32+.motionsearch.v1.IngestResponse.FailedEntry\x1a-\n\x0b\x46\x61iledEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"#\n\x14\x44\x65leteMotionsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\";\n\x15\x44\x65leteMotionsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\x12\x11\n\tnot_found\x18\x02 \x03(\t*\x84\x01\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41UDIO_ENCODING_FILE\x10\x01\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x02\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_F32LE\x10\x03\x32\xc3\x05\n\x0cMotionSearch\x12Q\n\nSearchText\x12\".motionsearch.v1.SearchTextRequest\x1a\x1f.motionsearch.v1.SearchResponse\x12W\n\x0cSearchSpeech\x12$.motionsearch.v1.SearchSpeechRequest\x1a\x1f.motionsearch.v1.SearchResponse(\x01\x12U\n\x0bSearchVideo\x12#.motionsearch.v1.SearchVideoRequest\x1a\x1f.motionsearch.v1.SearchResponse(\x01\x12U\n\x0cSearchMotion\x12$.motionsearch.v1.SearchMotionRequest\x1a\x1f.motionsearch.v1.SearchResponse\x12K\n\tGetMotion\x12!.motionsearch.v1.GetMotionRequest\x1a\x19.motionsearch.v1.BvhChunk0\x01\x12X\n\x0bListMotions\x12#.motionsearch.v1.ListMotionsRequest\x1a$.motionsearch.v1.ListMotionsResponse\x12R\n\rIngestMotions\x12\x1e.motionsearch.v1.IngestRequest\x1a\x1f.motionsearch.v1.IngestResponse(\x01\x12^\n\rDeleteMotions\x12%.motionsearch.v1.DeleteMotionsRequest\x1a&.motionsearch.v1.DeleteMotionsResponseB\'\n\x13\x64\x65v.motionsearch.v1\xaa\x02\x0fMotionSearch.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"motionsearch/v1/motionsearch.proto\x12\x0fmotionsearch.v1\"`\n\rSearchOptions\x12\r\n\x05top_k\x18\x01 \x01(\r\x12\'\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x17.motionsearch.v1.Filter\x12\x17\n\x0finclude_mirrors\x18\x03 \x01(\x08\"d\n\x06\x46ilter\x12\x10\n\x08\x63ontents\x18\x01 \x03(\t\x12\x0e\n\x06styles\x18\x02 \x03(\t\x12\x13\n\x0bmin_seconds\x18\x03 \x01(\x02\x12\x13\n\x0bmax_seconds\x18\x04 \x01(\x02\x12\x0e\n\x06source\x18\x05 \x01(\t\"R\n\x11SearchTextRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12/\n\x07options\x18\x02 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"\x9a\x01\n\x0b\x41udioConfig\x12\x30\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x1e.motionsearch.v1.AudioEncoding\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\r\x12\x10\n\x08\x63hannels\x18\x03 \x01(\r\x12/\n\x07options\x18\x04 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"^\n\x13SearchSpeechRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.motionsearch.v1.AudioConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xb1\x01\n\x0bVideoConfig\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.motionsearch.v1.VideoConfig.Kind\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x02\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"3\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11KIND_IMAGE_FRAMES\x10\x01\"]\n\x12SearchVideoRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.motionsearch.v1.VideoConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"e\n\x13SearchMotionRequest\x12\x0b\n\x03\x62vh\x18\x01 \x01(\x0c\x12\x10\n\x08rig_json\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x01(\x0b\x32\x1e.motionsearch.v1.SearchOptions\"\xb2\x01\n\x06Motion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05style\x18\x04 \x01(\t\x12\x0f\n\x07seconds\x18\x05 \x01(\x02\x12\x0b\n\x03\x66ps\x18\x06 \x01(\x02\x12\x0e\n\x06\x66rames\x18\x07 \x01(\r\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0f\n\x07licence\x18\t \x01(\t\x12\x0e\n\x06mirror\x18\n \x01(\x08\x12\x0f\n\x07\x63\x61ption\x18\x0b \x01(\t\"}\n\tSearchHit\x12\'\n\x06motion\x18\x01 \x01(\x0b\x32\x17.motionsearch.v1.Motion\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x0c\n\x04rank\x18\x03 \x01(\r\x12\x15\n\rstart_seconds\x18\x04 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x05 \x01(\x02\"c\n\x0eSearchResponse\x12(\n\x04hits\x18\x01 \x03(\x0b\x32\x1a.motionsearch.v1.SearchHit\x12\x14\n\x0clibrary_size\x18\x02 \x01(\x04\x12\x11\n\tserver_ms\x18\x03 \x01(\x02\"y\n\x10GetMotionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x02\x12\x15\n\rstart_seconds\x18\x03 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x04 \x01(\x02\x12\x10\n\x08in_place\x18\x05 \x01(\x08\x12\x0e\n\x06mirror\x18\x06 \x01(\x08\"-\n\x08\x42vhChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\"d\n\x12ListMotionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\'\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x17.motionsearch.v1.Filter\"g\n\x13ListMotionsResponse\x12(\n\x07motions\x18\x01 \x03(\x0b\x32\x17.motionsearch.v1.Motion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x04\"U\n\rIngestRequest\x12+\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1b.motionsearch.v1.IngestFileH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"m\n\nIngestFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\r\n\x05style\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0f\n\x07licence\x18\x05 \x01(\t\x12\x10\n\x08rig_json\x18\x06 \x01(\t\"\xb7\x01\n\x0eIngestResponse\x12&\n\x05\x61\x64\x64\x65\x64\x18\x01 \x03(\x0b\x32\x17.motionsearch.v1.Motion\x12\x11\n\tunchanged\x18\x02 \x03(\t\x12;\n\x06\x66\x61iled\x18\x03 \x03(\x0b\x32+.motionsearch.v1.IngestResponse.FailedEntry\x1a-\n\x0b\x46\x61iledEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"#\n\x14\x44\x65leteMotionsRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\";\n\x15\x44\x65leteMotionsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\x12\x11\n\tnot_found\x18\x02 \x03(\t\"K\n\x11GetPreviewRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rstart_seconds\x18\x02 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x03 \x01(\x02\"\x7f\n\x07Preview\x12\x11\n\tanimation\x18\x01 \x01(\x0c\x12\x16\n\x0e\x61nimation_type\x18\x02 \x01(\t\x12\r\n\x05strip\x18\x03 \x01(\x0c\x12\x0e\n\x06\x66rames\x18\x04 \x01(\r\x12\x15\n\rstart_seconds\x18\x05 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x06 \x01(\x02*\x84\x01\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41UDIO_ENCODING_FILE\x10\x01\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_S16LE\x10\x02\x12\x1c\n\x18\x41UDIO_ENCODING_PCM_F32LE\x10\x03\x32\x8f\x06\n\x0cMotionSearch\x12Q\n\nSearchText\x12\".motionsearch.v1.SearchTextRequest\x1a\x1f.motionsearch.v1.SearchResponse\x12W\n\x0cSearchSpeech\x12$.motionsearch.v1.SearchSpeechRequest\x1a\x1f.motionsearch.v1.SearchResponse(\x01\x12U\n\x0bSearchVideo\x12#.motionsearch.v1.SearchVideoRequest\x1a\x1f.motionsearch.v1.SearchResponse(\x01\x12U\n\x0cSearchMotion\x12$.motionsearch.v1.SearchMotionRequest\x1a\x1f.motionsearch.v1.SearchResponse\x12K\n\tGetMotion\x12!.motionsearch.v1.GetMotionRequest\x1a\x19.motionsearch.v1.BvhChunk0\x01\x12X\n\x0bListMotions\x12#.motionsearch.v1.ListMotionsRequest\x1a$.motionsearch.v1.ListMotionsResponse\x12R\n\rIngestMotions\x12\x1e.motionsearch.v1.IngestRequest\x1a\x1f.motionsearch.v1.IngestResponse(\x01\x12^\n\rDeleteMotions\x12%.motionsearch.v1.DeleteMotionsRequest\x1a&.motionsearch.v1.DeleteMotionsResponse\x12J\n\nGetPreview\x12\".motionsearch.v1.GetPreviewRequest\x1a\x18.motionsearch.v1.PreviewB\'\n\x13\x64\x65v.motionsearch.v1\xaa\x02\x0fMotionSearch.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.motionsearch.v1\252\002\017MotionSearch.V1'
   _globals['_INGESTRESPONSE_FAILEDENTRY']._loaded_options = None
   _globals['_INGESTRESPONSE_FAILEDENTRY']._serialized_options = b'8\001'
-  _globals['_AUDIOENCODING']._serialized_start=2195
-  _globals['_AUDIOENCODING']._serialized_end=2327
+  _globals['_AUDIOENCODING']._serialized_start=2445
+  _globals['_AUDIOENCODING']._serialized_end=2577
   _globals['_SEARCHOPTIONS']._serialized_start=55
   _globals['_SEARCHOPTIONS']._serialized_end=151
   _globals['_FILTER']._serialized_start=153
@@ -57,29 +57,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MOTION']._serialized_start=971
   _globals['_MOTION']._serialized_end=1149
   _globals['_SEARCHHIT']._serialized_start=1151
-  _globals['_SEARCHHIT']._serialized_end=1232
-  _globals['_SEARCHRESPONSE']._serialized_start=1234
-  _globals['_SEARCHRESPONSE']._serialized_end=1333
-  _globals['_GETMOTIONREQUEST']._serialized_start=1335
-  _globals['_GETMOTIONREQUEST']._serialized_end=1456
-  _globals['_BVHCHUNK']._serialized_start=1458
-  _globals['_BVHCHUNK']._serialized_end=1503
-  _globals['_LISTMOTIONSREQUEST']._serialized_start=1505
-  _globals['_LISTMOTIONSREQUEST']._serialized_end=1605
-  _globals['_LISTMOTIONSRESPONSE']._serialized_start=1607
-  _globals['_LISTMOTIONSRESPONSE']._serialized_end=1710
-  _globals['_INGESTREQUEST']._serialized_start=1712
-  _globals['_INGESTREQUEST']._serialized_end=1797
-  _globals['_INGESTFILE']._serialized_start=1799
-  _globals['_INGESTFILE']._serialized_end=1908
-  _globals['_INGESTRESPONSE']._serialized_start=1911
-  _globals['_INGESTRESPONSE']._serialized_end=2094
-  _globals['_INGESTRESPONSE_FAILEDENTRY']._serialized_start=2049
-  _globals['_INGESTRESPONSE_FAILEDENTRY']._serialized_end=2094
-  _globals['_DELETEMOTIONSREQUEST']._serialized_start=2096
-  _globals['_DELETEMOTIONSREQUEST']._serialized_end=2131
-  _globals['_DELETEMOTIONSRESPONSE']._serialized_start=2133
-  _globals['_DELETEMOTIONSRESPONSE']._serialized_end=2192
-  _globals['_MOTIONSEARCH']._serialized_start=2330
-  _globals['_MOTIONSEARCH']._serialized_end=3037
+  _globals['_SEARCHHIT']._serialized_end=1276
+  _globals['_SEARCHRESPONSE']._serialized_start=1278
+  _globals['_SEARCHRESPONSE']._serialized_end=1377
+  _globals['_GETMOTIONREQUEST']._serialized_start=1379
+  _globals['_GETMOTIONREQUEST']._serialized_end=1500
+  _globals['_BVHCHUNK']._serialized_start=1502
+  _globals['_BVHCHUNK']._serialized_end=1547
+  _globals['_LISTMOTIONSREQUEST']._serialized_start=1549
+  _globals['_LISTMOTIONSREQUEST']._serialized_end=1649
+  _globals['_LISTMOTIONSRESPONSE']._serialized_start=1651
+  _globals['_LISTMOTIONSRESPONSE']._serialized_end=1754
+  _globals['_INGESTREQUEST']._serialized_start=1756
+  _globals['_INGESTREQUEST']._serialized_end=1841
+  _globals['_INGESTFILE']._serialized_start=1843
+  _globals['_INGESTFILE']._serialized_end=1952
+  _globals['_INGESTRESPONSE']._serialized_start=1955
+  _globals['_INGESTRESPONSE']._serialized_end=2138
+  _globals['_INGESTRESPONSE_FAILEDENTRY']._serialized_start=2093
+  _globals['_INGESTRESPONSE_FAILEDENTRY']._serialized_end=2138
+  _globals['_DELETEMOTIONSREQUEST']._serialized_start=2140
+  _globals['_DELETEMOTIONSREQUEST']._serialized_end=2175
+  _globals['_DELETEMOTIONSRESPONSE']._serialized_start=2177
+  _globals['_DELETEMOTIONSRESPONSE']._serialized_end=2236
+  _globals['_GETPREVIEWREQUEST']._serialized_start=2238
+  _globals['_GETPREVIEWREQUEST']._serialized_end=2313
+  _globals['_PREVIEW']._serialized_start=2315
+  _globals['_PREVIEW']._serialized_end=2442
+  _globals['_MOTIONSEARCH']._serialized_start=2580
+  _globals['_MOTIONSEARCH']._serialized_end=3363
 # @@protoc_insertion_point(module_scope)

@@ -131,14 +131,18 @@ class Motion(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., content: _Optional[str] = ..., style: _Optional[str] = ..., seconds: _Optional[float] = ..., fps: _Optional[float] = ..., frames: _Optional[int] = ..., source: _Optional[str] = ..., licence: _Optional[str] = ..., mirror: _Optional[bool] = ..., caption: _Optional[str] = ...) -> None: ...
 
 class SearchHit(_message.Message):
-    __slots__ = ("motion", "score", "rank")
+    __slots__ = ("motion", "score", "rank", "start_seconds", "end_seconds")
     MOTION_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
     motion: Motion
     score: float
     rank: int
-    def __init__(self, motion: _Optional[_Union[Motion, _Mapping]] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
+    start_seconds: float
+    end_seconds: float
+    def __init__(self, motion: _Optional[_Union[Motion, _Mapping]] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("hits", "library_size", "server_ms")
@@ -248,3 +252,29 @@ class DeleteMotionsResponse(_message.Message):
     deleted: int
     not_found: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, deleted: _Optional[int] = ..., not_found: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetPreviewRequest(_message.Message):
+    __slots__ = ("id", "start_seconds", "end_seconds")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    start_seconds: float
+    end_seconds: float
+    def __init__(self, id: _Optional[str] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ...) -> None: ...
+
+class Preview(_message.Message):
+    __slots__ = ("animation", "animation_type", "strip", "frames", "start_seconds", "end_seconds")
+    ANIMATION_FIELD_NUMBER: _ClassVar[int]
+    ANIMATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STRIP_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    animation: bytes
+    animation_type: str
+    strip: bytes
+    frames: int
+    start_seconds: float
+    end_seconds: float
+    def __init__(self, animation: _Optional[bytes] = ..., animation_type: _Optional[str] = ..., strip: _Optional[bytes] = ..., frames: _Optional[int] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ...) -> None: ...

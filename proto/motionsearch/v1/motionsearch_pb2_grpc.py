@@ -74,6 +74,11 @@ class MotionSearchStub:
                 request_serializer=motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsRequest.SerializeToString,
                 response_deserializer=motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsResponse.FromString,
                 _registered_method=True)
+        self.GetPreview = channel.unary_unary(
+                '/motionsearch.v1.MotionSearch/GetPreview',
+                request_serializer=motionsearch_dot_v1_dot_motionsearch__pb2.GetPreviewRequest.SerializeToString,
+                response_deserializer=motionsearch_dot_v1_dot_motionsearch__pb2.Preview.FromString,
+                _registered_method=True)
 
 
 class MotionSearchServicer:
@@ -135,6 +140,13 @@ class MotionSearchServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPreview(self, request, context):
+        """A small rendering of a motion (or of a time range of it, e.g. a hit's): an animated WebP and a PNG strip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MotionSearchServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +189,11 @@ def add_MotionSearchServicer_to_server(servicer, server):
                     servicer.DeleteMotions,
                     request_deserializer=motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsRequest.FromString,
                     response_serializer=motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsResponse.SerializeToString,
+            ),
+            'GetPreview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPreview,
+                    request_deserializer=motionsearch_dot_v1_dot_motionsearch__pb2.GetPreviewRequest.FromString,
+                    response_serializer=motionsearch_dot_v1_dot_motionsearch__pb2.Preview.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +412,33 @@ class MotionSearch:
             '/motionsearch.v1.MotionSearch/DeleteMotions',
             motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsRequest.SerializeToString,
             motionsearch_dot_v1_dot_motionsearch__pb2.DeleteMotionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPreview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/motionsearch.v1.MotionSearch/GetPreview',
+            motionsearch_dot_v1_dot_motionsearch__pb2.GetPreviewRequest.SerializeToString,
+            motionsearch_dot_v1_dot_motionsearch__pb2.Preview.FromString,
             options,
             channel_credentials,
             insecure,

@@ -79,6 +79,9 @@ struct SearchHit {
   Motion motion;
   float score = 0.0f;  // similarity in [-1, 1]; higher is better
   uint32_t rank = 0;   // 1 = best
+  // The part that matched, in seconds: the whole clip, or the best window of a long take (for GetOptions).
+  float start_seconds = 0.0f;
+  float end_seconds = 0.0f;
 };
 
 struct SearchResult {
