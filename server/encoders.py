@@ -11,7 +11,9 @@ with the parameters recorded in the bundle:
 * video: (T, H, W, 3) uint8 RGB frames -> ``preprocess.frames.prepare_frames`` (the bundle's frame
   count and size);
 * motion: raw (T, 263) ``motion.features`` at 20 fps -> the centre ``max_frames`` frames,
-  normalised with the bundle's feature statistics.
+  normalised with the bundle's feature statistics;
+* sentence (when the bundle has the graph): the frozen text backbone's unit sentence embedding of a
+  text (``encode_sentences``), for metadata search; cut at ``sentence_max_tokens``.
 
 Every method returns, per input, ``(tokens (L, D) float32 unit vectors, weights (L,) float32)``
 with padding removed; invalid input raises ``ValueError`` saying what is wrong. Sessions
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from exporter.bundle import Bundle
+from exporter.bundle import SENTENCE, Bundle
 from motion.normalize import FeatureStats
 from preprocess.audio import log_mel
 from preprocess.frames import prepare_frames
@@ -67,9 +69,8 @@ class Encoders:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        sessions = {
-            m: ort.InferenceSession(str(bundle.graph_path(m)), options, providers=providers) for m in bundle.modalities
-        }
+        graphs = bundle.modalities + ([SENTENCE] if SENTENCE in bundle.graphs else [])
+        sessions = {m: ort.InferenceSession(str(bundle.graph_path(m)), options, providers=providers) for m in graphs}
         return cls(bundle, sessions, FeatureStats.load(bundle.stats_path))
 
     @property
@@ -86,7 +87,12 @@ class Encoders:
 
     @property
     def modalities(self) -> list[str]:
-        return list(self.sessions)
+        return [m for m in self.sessions if m != SENTENCE]
+
+    @property
+    def sentence_dim(self) -> int:
+        """The size of the sentence embedding; 0 when the bundle has no sentence graph (exported before it)."""
+        return int(self.bundle.graphs[SENTENCE].outputs[0].shape[-1]) if SENTENCE in self.sessions else 0
 
     def _run(self, modality: str, feeds: dict[str, np.ndarray]) -> list[Item]:
         session = self.sessions.get(modality)
@@ -121,6 +127,19 @@ class Encoders:
             tokens = tokenize(texts[start : start + self.batch_size], self.bundle.tokenizer_path, prep.max_tokens)
             out += self._run("text", {"input_ids": tokens.ids, "attention_mask": tokens.mask})
         return out
+
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        """(N, sentence_dim) float32 unit sentence embeddings of ``texts`` (in batches of ``batch_size``)."""
+        if SENTENCE not in self.sessions:
+            raise ValueError("this bundle has no sentence graph: re-export it with python -m exporter")
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts) or not texts:
+            raise ValueError("encode_sentences takes a non-empty list of strings")
+        session, cut = self.sessions[SENTENCE], self.bundle.preprocessing.text.sentence_max_tokens
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            tokens = tokenize(texts[start : start + self.batch_size], self.bundle.tokenizer_path, cut)
+            out.append(session.run(None, {"input_ids": tokens.ids, "attention_mask": tokens.mask})[0])
+        return np.ascontiguousarray(np.concatenate(out), np.float32)
 
     def encode_speech(self, audio: np.ndarray) -> Item:
         """Tokens and weights of one utterance: float32 mono samples at 16 kHz (longer than ``max_seconds``: cut)."""

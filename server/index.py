@@ -4,7 +4,11 @@ Each motion is a point with two named vectors and a payload:
 
 * ``pooled``: the weight-averaged tokens, L2-normalised (dense, HNSW) — the first, cheap stage;
 * ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
-* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256.
+* ``meta`` (when the bundle has a sentence graph and the motion has metadata): the frozen sentence
+  embedding of its metadata string (``server.metadata``), searched by an exact scan beside the learned
+  ranking and fused with it (``server.fusion``);
+* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256, metadata text,
+  tags and the folders it lies in (both filterable).
 
 The exact score needs the candidates' tokens and weights back: the embedded index keeps them in
 a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
@@ -32,12 +36,14 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from server.fusion import Fusion, fuse
 from server.token_store import TokenStore
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
-POOLED, TOKENS = "pooled", "tokens"
-PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float"}
-INDEX_LAYOUT = "v4"  # v4: the embedded index's tokens in a memory-mapped float32 store beside the shard
+POOLED, TOKENS, META = "pooled", "tokens", "meta"
+PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
+                   "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
+INDEX_LAYOUT = "v5"  # v4: tokens in a memory-mapped store beside the shard; v5: the metadata vector, tags, folders
 
 
 @dataclass
@@ -46,6 +52,7 @@ class MotionRecord:
     tokens: np.ndarray  # (L, D) float32 unit vectors
     weights: np.ndarray  # (L,) float32 summing to 1
     payload: dict
+    meta: np.ndarray | None = None  # (M,) unit sentence embedding of the motion's metadata, if it has any
 
 
 @dataclass
@@ -56,6 +63,8 @@ class SearchFilter:
     max_seconds: float = 0.0  # 0 = unbounded
     source: str = ""
     include_mirrors: bool = True
+    tags: list[str] = field(default_factory=list)  # any of these tags; empty = any
+    folder: str = ""  # only motions in this folder (relative to the library's root) or below it; empty = any
 
 
 @dataclass
@@ -123,6 +132,7 @@ class MotionIndex:
     """What the server needs from an index; the backends below implement the storage calls."""
 
     dim: int
+    meta_dim: int = 0  # the metadata vector's size; 0: this index keeps none
 
     def upsert(self, records: list[MotionRecord]) -> None:
         raise NotImplementedError
@@ -143,6 +153,10 @@ class MotionIndex:
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         """The payloads of some points, by point id."""
+        raise NotImplementedError
+
+    def metadata_candidates(self, meta: np.ndarray, n: int, flt: SearchFilter | None) -> list[tuple[str, float]]:
+        """The ``n`` points whose metadata vectors are nearest ``meta`` (exact), best first: (point id, cosine)."""
         raise NotImplementedError
 
     def optimize(self) -> None:
@@ -174,19 +188,28 @@ class MotionIndex:
         return prefetch, prefetch
 
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
-               depth: tuple[int, int] | None = None) -> list[Hit]:  # fmt: skip
+               depth: tuple[int, int] | None = None, meta: np.ndarray | None = None,
+               fusion: Fusion | None = None) -> list[Hit]:  # fmt: skip
         """Two-stage search: ``depth`` = (prefetch, candidates), default :meth:`depth`; exact Eq. 8 scores
         of the ``candidates`` best by MaxSim among the ``prefetch`` nearest pooled vectors (of every
-        prefetched point when candidates >= prefetch)."""
+        prefetched point when candidates >= prefetch). With ``meta`` (the query's sentence embedding) and
+        ``fusion``, the as many motions nearest on the metadata vector are ranked too and the two rankings
+        fused (:func:`server.fusion.fuse`); a hit's score is then the fused score."""
         self._check(tokens, weights)
         prefetch, candidates = depth or self.depth()
         found = self.candidates(tokens, weights, max(prefetch, top_k), max(candidates, top_k), filter)
-        if not found.keys:
-            return []
-        scores = eq8_many(tokens, weights, found)
-        best = np.argsort(-scores, kind="stable")[:top_k]
-        payloads = found.payloads or self.payloads([found.keys[i] for i in best])
-        return [Hit(payloads[found.keys[i]]["id"], float(scores[i]), payloads[found.keys[i]]) for i in best]
+        scores = eq8_many(tokens, weights, found) if found.keys else np.empty(0)
+        order = np.argsort(-scores, kind="stable")
+        if meta is None or fusion is None or not self.meta_dim:
+            best = [(found.keys[i], float(scores[i])) for i in order[:top_k]]
+        else:
+            learned = [(found.keys[i], float(scores[i])) for i in order]
+            best = fuse(learned, self.metadata_candidates(meta, max(prefetch, top_k), filter), fusion)[:top_k]
+        payloads = dict(found.payloads or {})
+        missing = [k for k, _ in best if k not in payloads]
+        if missing:
+            payloads.update(self.payloads(missing))
+        return [Hit(payloads[k]["id"], score, payloads[k]) for k, score in best]
 
     def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
@@ -213,16 +236,20 @@ class EdgeIndex(MotionIndex):
 
     EXACT_PREFETCH_UP_TO = 250_000  # motions; see search_params
 
-    def __init__(self, path: str | Path, dim: int) -> None:
+    def __init__(self, path: str | Path, dim: int, meta_dim: int = 0) -> None:
         import qdrant_edge as q
 
-        self.q, self.dim, self.path = q, int(dim), Path(path)
-        config = q.EdgeConfig(vectors={
+        self.q, self.dim, self.meta_dim, self.path = q, int(dim), int(meta_dim), Path(path)
+        vectors = {
             POOLED: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot),
             TOKENS: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot, datatype=q.VectorStorageDatatype.Float16,
                                        multivector_config=q.MultiVectorConfig(q.MultiVectorComparator.MaxSim),
                                        hnsw_config=q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)),
-        })  # fmt: skip
+        }  # fmt: skip
+        if self.meta_dim:  # always scanned exactly (see metadata_candidates): no HNSW graph to build
+            flat = q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)
+            vectors[META] = q.EdgeVectorParams(size=self.meta_dim, distance=q.Distance.Dot, hnsw_config=flat)
+        config = q.EdgeConfig(vectors=vectors)
         exists = self.path.exists() and any(self.path.iterdir())
         if exists:
             try:
@@ -261,6 +288,10 @@ class EdgeIndex(MotionIndex):
                                                                         lte=flt.max_seconds or None)))  # fmt: skip
         if flt.source:
             must.append(q.FieldCondition("source", match=q.MatchValue(flt.source)))
+        if flt.tags:
+            must.append(q.FieldCondition("tags", match=q.MatchAny(list(flt.tags))))
+        if flt.folder:
+            must.append(q.FieldCondition("folders", match=q.MatchValue(flt.folder.strip("/"))))
         if not flt.include_mirrors:  # Qdrant Edge 0.9 does not match booleans: the keyword copy of the flag
             must.append(q.FieldCondition("kind", match=q.MatchValue("clip")))
         return q.Filter(must=must) if must else None
@@ -272,6 +303,8 @@ class EdgeIndex(MotionIndex):
         points = []
         for r, span in zip(records, spans):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            if r.meta is not None and self.meta_dim:
+                vectors[META] = np.asarray(r.meta, np.float32).tolist()
             points.append(self.q.Point(point_id(r.id), vectors, _payload(r, rows=list(span))))
         self.shard.update(self.q.UpdateOperation.upsert_points(points))
         self.shard.flush()
@@ -334,6 +367,13 @@ class EdgeIndex(MotionIndex):
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         return {str(p.id): _public(p.payload) for p in self.shard.retrieve(keys, True, False)}
 
+    def metadata_candidates(self, meta, n, flt):
+        q = self.q
+        request = q.QueryRequest(limit=n, query=q.Query.Nearest(np.asarray(meta, np.float32).tolist(), using=META),
+                                 filter=self._filter(flt), params=q.SearchParams(exact=True), with_payload=False,
+                                 with_vector=False)  # fmt: skip
+        return [(str(p.id), float(p.score)) for p in self.shard.query(request)]
+
     def optimize(self) -> None:
         """Build the HNSW graph of the pooled vectors (after a bulk ingest)."""
         self.shard.optimize()
@@ -355,19 +395,22 @@ class QdrantClientIndex(MotionIndex):
     the library for every replica of motionsearch, no file beside it can."""
 
     def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
-                 collection: str = "motions") -> None:  # fmt: skip
+                 collection: str = "motions", meta_dim: int = 0) -> None:  # fmt: skip
         from qdrant_client import QdrantClient, models
 
-        self.m, self.dim, self.collection = models, int(dim), collection
+        self.m, self.dim, self.meta_dim, self.collection = models, int(dim), int(meta_dim), collection
         self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path or ":memory:")
         if not self.client.collection_exists(collection):
-            self.client.create_collection(collection, vectors_config={
+            vectors = {
                 POOLED: models.VectorParams(size=self.dim, distance=models.Distance.DOT),
                 TOKENS: models.VectorParams(size=self.dim, distance=models.Distance.DOT,
                                             multivector_config=models.MultiVectorConfig(
                                                 comparator=models.MultiVectorComparator.MAX_SIM),
                                             hnsw_config=models.HnswConfigDiff(m=0)),
-            })  # fmt: skip
+            }  # fmt: skip
+            if self.meta_dim:
+                vectors[META] = models.VectorParams(size=self.meta_dim, distance=models.Distance.DOT)
+            self.client.create_collection(collection, vectors_config=vectors)
 
     def _filter(self, flt: SearchFilter | None):
         m = self.m
@@ -383,6 +426,10 @@ class QdrantClientIndex(MotionIndex):
                                                                      lte=flt.max_seconds or None)))  # fmt: skip
         if flt.source:
             must.append(m.FieldCondition(key="source", match=m.MatchValue(value=flt.source)))
+        if flt.tags:
+            must.append(m.FieldCondition(key="tags", match=m.MatchAny(any=list(flt.tags))))
+        if flt.folder:
+            must.append(m.FieldCondition(key="folders", match=m.MatchValue(value=flt.folder.strip("/"))))
         if not flt.include_mirrors:
             must.append(m.FieldCondition(key="kind", match=m.MatchValue(value="clip")))
         return m.Filter(must=must) if must else None
@@ -392,6 +439,8 @@ class QdrantClientIndex(MotionIndex):
         for r in records:
             self._check(r.tokens, r.weights)
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            if r.meta is not None and self.meta_dim:
+                vectors[META] = np.asarray(r.meta, np.float32).tolist()
             stored = {"weights": r.weights.tolist(), TOKENS: r.tokens.astype("<f2").tobytes().hex()}  # hex: 5x base64
             points.append(self.m.PointStruct(id=point_id(r.id), vector=vectors, payload=_payload(r, **stored)))
         self.client.upsert(self.collection, points, wait=True)
@@ -441,6 +490,17 @@ class QdrantClientIndex(MotionIndex):
                                           with_vectors=False).points  # fmt: skip
         return Candidates.of([str(p.id) for p in points], [self._record(p.payload) for p in points], self.dim)
 
+    def payloads(self, keys: list[str]) -> dict[str, dict]:
+        found = self.client.retrieve(self.collection, keys, with_payload=True, with_vectors=False)
+        return {str(p.id): _public(p.payload) for p in found}
+
+    def metadata_candidates(self, meta, n, flt):
+        exact = self.m.SearchParams(exact=True)
+        points = self.client.query_points(self.collection, query=np.asarray(meta, np.float32).tolist(), using=META,
+                                          limit=n, query_filter=self._filter(flt), with_payload=False,
+                                          with_vectors=False, search_params=exact).points  # fmt: skip
+        return [(str(p.id), float(p.score)) for p in points]
+
     def __len__(self) -> int:
         return self.client.count(self.collection, exact=True).count
 
@@ -448,19 +508,19 @@ class QdrantClientIndex(MotionIndex):
         self.client.close()
 
 
-def open_index(spec: str, dim: int) -> MotionIndex:
+def open_index(spec: str, dim: int, meta_dim: int = 0) -> MotionIndex:
     """``edge:PATH`` (or a bare path), ``qdrant:URL?collection=NAME`` (API key from $QDRANT_API_KEY),
-    ``qdrant-local:PATH``."""
+    ``qdrant-local:PATH``; ``meta_dim``: the size of the metadata vector (0: none)."""
     import os
 
     kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
     if kind == "edge":
-        return EdgeIndex(rest, dim)
+        return EdgeIndex(rest, dim, meta_dim)
     if kind == "qdrant":
         url = urlparse(rest)
         collection = parse_qs(url.query).get("collection", ["motions"])[0]
         return QdrantClientIndex(dim, url=url._replace(query="").geturl(), api_key=os.environ.get("QDRANT_API_KEY"),
-                                 collection=collection)  # fmt: skip
+                                 collection=collection, meta_dim=meta_dim)  # fmt: skip
     if kind == "qdrant-local":
-        return QdrantClientIndex(dim, path=rest)
+        return QdrantClientIndex(dim, path=rest, meta_dim=meta_dim)
     raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")

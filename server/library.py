@@ -7,6 +7,11 @@ a file whose sha256 is already indexed is reported unchanged, not encoded again.
 ingest is resumable: every clip is committed to the index as it is encoded, so a crash
 keeps what was done and the next run skips it. Uploaded files are kept under
 ``FOLDER/files/ID.bvh``; clips of a dataset folder are referenced where they are.
+
+A clip's metadata is one plain string (``ClipInfo.metadata``: caption, labels, names, description,
+tags; see ``server.metadata``): when the bundle has a sentence graph it is embedded at ingest
+(the mirror's with left and right swapped) and stored as the motion's metadata vector, which text
+searches rank beside the learned similarity. Tags and the clip's folder are stored for filtering.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from motion.resample import MAX_FRAMES, crop_bvh, in_place_bvh, resample_bvh
 from motion.rigs import RigError, RigMap
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
+from server.metadata import folders, mirrored
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 MIRROR_PREFIX = "M"  # the dataset's convention: "M" + clip id
@@ -64,6 +70,9 @@ class ClipInfo:
     caption: str = ""
     rig: RigMap | None = None
     keep: bool = False  # copy the file into the library (uploads), else reference it in place
+    metadata: str = ""  # what is known about the clip in words, embedded for metadata search (empty: none)
+    tags: list[str] = field(default_factory=list)
+    folder: str = ""  # the folder it lies in, relative to its library's root ("" at the root)
 
 
 @dataclass
@@ -83,7 +92,14 @@ class Library:
         (self.folder / "files").mkdir(parents=True, exist_ok=True)
         self.index = index
         self.encoders = encoders
-        self._by_sha = {r.payload["sha256"]: r.payload["id"] for r in self._all() if not r.payload["mirror"]}
+        clips = [r.payload for r in self._all() if not r.payload["mirror"]]
+        self._by_sha = {p["sha256"]: p["id"] for p in clips}
+        self._described = {p["id"] for p in clips if p.get("metadata")}  # clips with a metadata vector
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether any clip carries metadata that text searches can rank (needs the bundle's sentence graph)."""
+        return bool(self._described) and bool(self.index.meta_dim)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -121,18 +137,27 @@ class Library:
         sha = sha256_of(clip.path)
         if sha in self._by_sha:
             return None
-        facts, (own, mirrored) = self.embed(clip.path, clip.rig)
+        facts, (own, mirrored_item) = self.embed(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
+        metadata = clip.metadata.strip()
         payload = {"id": clip.id, "name": clip.path.stem, "content": clip.content, "style": clip.style,
                    "source": clip.source, "licence": clip.licence, "caption": clip.caption, "path": str(path.resolve()),
-                   "sha256": sha, "mirror": False, **facts}  # fmt: skip
+                   "sha256": sha, "mirror": False, "metadata": metadata, "tags": list(clip.tags),
+                   "folders": folders(clip.folder), **facts}  # fmt: skip
         mirror_id = MIRROR_PREFIX + clip.id
-        mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
-        self.index.upsert([MotionRecord(clip.id, *own, payload), MotionRecord(mirror_id, *mirrored, mirror_payload)])
+        mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)",
+                                    "metadata": mirrored(metadata)}  # fmt: skip
+        meta = (None, None)
+        if metadata and self.index.meta_dim and self.encoders.sentence_dim:
+            meta = tuple(self.encoders.encode_sentences([metadata, mirrored(metadata)]))
+        self.index.upsert([MotionRecord(clip.id, *own, payload, meta[0]),
+                           MotionRecord(mirror_id, *mirrored_item, mirror_payload, meta[1])])  # fmt: skip
         self._by_sha[sha] = clip.id
+        if metadata and meta[0] is not None:
+            self._described.add(clip.id)
         return payload
 
     def ingest(self, clips: list[ClipInfo], progress: bool = True) -> IngestReport:
@@ -160,6 +185,7 @@ class Library:
             clip_id = motion_id.removeprefix(MIRROR_PREFIX) if record.payload["mirror"] else motion_id
             removed += self.index.delete([clip_id, MIRROR_PREFIX + clip_id])
             self._by_sha.pop(record.payload["sha256"], None)
+            self._described.discard(clip_id)
             stored = self.folder / "files" / f"{clip_id}.bvh"
             if stored.exists():
                 stored.unlink()

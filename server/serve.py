@@ -28,12 +28,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
-from exporter.bundle import Bundle
+from exporter.bundle import SENTENCE, Bundle
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
 from server.library import BANDAI_NAMCO, ClipInfo, Library
+from server.metadata import label_words, metadata_text, path_words
 from server.service import Limits, MotionSearchServicer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +69,10 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
     wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
     if (bundle / "manifest.json").exists():
         have = json.loads((bundle / "manifest.json").read_text()).get("model", {}).get("weights_sha256")
-        if wanted is None or have == wanted:
+        has_sentence = SENTENCE in json.loads((bundle / "manifest.json").read_text()).get("graphs", {})
+        if (wanted is None or have == wanted) and (has_sentence or wanted is None):
             return bundle
-        log.info("the bundle %s is from other weights than %s: exporting again", bundle, run)
+        log.info("the bundle %s is from other weights than %s or has no sentence graph: exporting again", bundle, run)
     if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():
         raise SystemExit(f"no ONNX bundle at {bundle} and no trained model at {run} to export it from")
     log.info("exporting %s to the ONNX bundle %s (once)", run, bundle)
@@ -82,13 +84,18 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
 
 
 def dataset_clips(folder: Path) -> list[ClipInfo]:
-    """The labelled clips of a Bandai Namco folder (the full dataset or the demo library)."""
+    """The labelled clips of a Bandai Namco folder (the full dataset or the demo library); each clip's metadata
+    is its caption, its labels in words and its file-name words."""
     from dataset.captions import generate_captions
     from dataset.labels import find_clips
 
-    return [ClipInfo(c.path, c.id, c.content, c.style, "bandai-namco", BANDAI_NAMCO,
-                     generate_captions(c.content, c.style, "descriptive", n=1, key=c.id)[0])
-            for c in find_clips(folder)]  # fmt: skip
+    clips = []
+    for c in find_clips(folder):
+        caption = generate_captions(c.content, c.style, "descriptive", n=1, key=c.id)[0]
+        metadata = metadata_text(caption, label_words(c.content, c.style), path_words(c.path.name))
+        clips.append(ClipInfo(c.path, c.id, c.content, c.style, "bandai-namco", BANDAI_NAMCO, caption,
+                              metadata=metadata, folder=c.path.parent.relative_to(folder).as_posix()))  # fmt: skip
+    return clips
 
 
 def build_server(
@@ -127,7 +134,7 @@ def build_server(
 
 def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: str | None) -> Library:
     folder = folder / f"{bundle.digest[:16]}-{INDEX_LAYOUT}"  # a new model or index layout starts afresh
-    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim)
+    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim, encoders.sentence_dim)
     return Library(folder, index, encoders)
 
 
