@@ -4,7 +4,9 @@ Each graph is the training pipeline end to end: the backbone of ``model.cache`` 
 preprocessed input, then ``MotionSearchModel.encode``, returning the unit tokens, the
 per-token weights and, where lengths vary, the token mask:
 
-* text:   input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 -> text head;
+* text:   input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 -> text head; also the backbone's
+  sentence embedding of the same pass (as the sentence graph computes it), so that a query's metadata
+  search costs no second MiniLM run;
 * speech: log_mel (B, 80, F) float32, n_frames (B,) int64 -> Whisper tiny.en encoder (keys past
   each item's end masked) -> states averaged over ``SPEECH_POOL`` frames -> speech head;
 * video:  frames (B, T, 3, H, W) float32 (``preprocess.frames``) -> EfficientNet-Lite0 pooled
@@ -43,6 +45,7 @@ from model.cache import SPEECH_POOL, SpeechBackbone, TextBackbone, VideoBackbone
 from model.modeling import MotionSearchModel
 
 OUTPUTS_WITH_MASK = ("tokens", "token_mask", "weights")
+TEXT_OUTPUTS = (*OUTPUTS_WITH_MASK, "sentence_embedding")
 OUTPUTS = ("tokens", "weights")
 
 
@@ -115,7 +118,7 @@ class TextGraph(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         tokens = self.model.encode("text", states, attention_mask.bool())
-        return tokens.x, tokens.mask, tokens.weights
+        return tokens.x, tokens.mask, tokens.weights, sentence_embedding(states, attention_mask)
 
 
 class SpeechGraph(nn.Module):
@@ -207,7 +210,7 @@ def graph_exports(model: MotionSearchModel, backbones: Backbones, prep: Preproce
             TextGraph(backbones.text.model, model).eval(),
             (torch.from_numpy(tokens.ids), torch.from_numpy(tokens.mask)),
             ("input_ids", "attention_mask"),
-            OUTPUTS_WITH_MASK,
+            TEXT_OUTPUTS,
             {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}},
         )
         sentences = tokenize(

@@ -79,7 +79,7 @@ def pad(arrays: list[np.ndarray], axis: int = 0) -> tuple[np.ndarray, np.ndarray
 
 def split_items(outputs: dict[str, np.ndarray]) -> list[Item]:
     """Per item (tokens, weights) of a graph's batched outputs, without the padded tokens."""
-    if "sentence_embedding" in outputs:  # the sentence graph: one vector per item
+    if "tokens" not in outputs:  # the sentence graph: one vector per item
         return [(e[None], np.zeros(1, np.float32)) for e in outputs["sentence_embedding"]]
     mask = outputs.get("token_mask", np.ones(outputs["weights"].shape, dtype=bool))
     return [(outputs["tokens"][i][m], outputs["weights"][i][m]) for i, m in enumerate(mask)]

@@ -166,8 +166,7 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             raise too_big(f"the text query has {len(text)} characters; the limit is {self.limits.max_text_chars}")
         self._options(request.options)
         fusion = self._fusion(request.options)
-        meta = self.library.encoders.encode_sentences([text])[0] if fusion else None
-        query = self.library.encoders.encode_text([text])[0]
+        query, meta = self.library.encoders.encode_query(text, sentence=fusion is not None)
         return self._search(start, query, request.options, context, meta, fusion)
 
     @_handler
