@@ -48,19 +48,15 @@ def _standardised(scores: np.ndarray) -> np.ndarray:
 def fuse(learned: Ranked, metadata: Ranked, fusion: Fusion = DEFAULT) -> Ranked:
     """One ranking of every key in either list (best first; ties keep the learned order, then the metadata's)."""
     keys = list(dict.fromkeys([k for k, _ in learned] + [k for k, _ in metadata]))
-    w = fusion.weight
-    if fusion.method == "rrf":
-        score = dict.fromkeys(keys, 0.0)
-        for share, ranking in ((1.0 - w, learned), (w, metadata)):
+    score = dict.fromkeys(keys, 0.0)
+    for share, ranking in ((1.0 - fusion.weight, learned), (fusion.weight, metadata)):
+        if fusion.method == "rrf":
             for rank, (key, _) in enumerate(ranking, 1):
                 score[key] += share / (fusion.k + rank)
-    else:
-        score = dict.fromkeys(keys, 0.0)
-        for share, ranking in ((1.0 - w, learned), (w, metadata)):
-            z = _standardised(np.array([s for _, s in ranking], dtype=np.float64))
-            floor = float(z.min()) if len(z) else 0.0
-            have = {key: float(v) for (key, _), v in zip(ranking, z)}
-            for key in keys:
-                score[key] += share * have.get(key, floor)
-    order = sorted(range(len(keys)), key=lambda i: -score[keys[i]])
-    return [(keys[i], score[keys[i]]) for i in order]
+            continue
+        z = _standardised(np.array([s for _, s in ranking], dtype=np.float64))
+        have = {key: float(v) for (key, _), v in zip(ranking, z)}
+        floor = float(z.min()) if len(z) else 0.0
+        for key in keys:
+            score[key] += share * have.get(key, floor)
+    return sorted(score.items(), key=lambda item: -item[1])  # stable: ties keep the order of ``keys``
