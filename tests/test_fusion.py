@@ -14,6 +14,7 @@ from dataset.captions import all_captions, styles
 from eval.freeform import load_queries, score
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from server.client import main as client_main
 from server.encoders import Encoders
 from server.fusion import Fusion, fuse
 from server.index import SearchFilter, open_index
@@ -86,7 +87,7 @@ def described(tmp_path_factory, onnx_bundle):
     server, port = build_server(library, "127.0.0.1:0", Limits(), workers=4)
     server.start()
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield pb_grpc.MotionSearchStub(channel), library
+        yield pb_grpc.MotionSearchStub(channel), library, f"127.0.0.1:{port}"
     server.stop(None)
     library.index.close()
 
@@ -96,7 +97,7 @@ def ids(response) -> list[str]:
 
 
 def test_a_described_clip_ranks_first_with_fusion_and_fusion_changes_the_ranking(described):
-    stub, library = described
+    stub, library, _ = described
     query = "the umbrella take from Tuesday's capture session"
 
     def search(**options):
@@ -116,7 +117,7 @@ def test_a_described_clip_ranks_first_with_fusion_and_fusion_changes_the_ranking
 
 
 def test_tag_and_folder_filters(described):
-    stub, _ = described
+    stub, *_ = described
 
     def found(**flt) -> list[str]:
         options = pb.SearchOptions(top_k=20, filter=pb.Filter(**flt))
@@ -132,8 +133,17 @@ def test_tag_and_folder_filters(described):
 
 @pytest.mark.parametrize("weight", [math.nan, -0.5, 1.5, math.inf])
 def test_a_bad_fusion_weight_is_invalid(described, weight):
-    stub, _ = described
+    stub, *_ = described
     with pytest.raises(grpc.RpcError) as info:
         stub.SearchText(pb.SearchTextRequest(text="walk", options=pb.SearchOptions(fusion_weight=weight)))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "fusion_weight" in info.value.details()
     assert ids(stub.SearchText(pb.SearchTextRequest(text="walk")))  # and the server keeps serving
+
+
+def test_the_cli_filters_by_tag_and_switches_fusion(described, capsys):
+    *_, address = described
+    assert client_main(["--address", address, "search", "umbrella", "--tag", "umbrella", "--fusion", "off"]) == 0
+    out = capsys.readouterr().out
+    assert "take_014" in out and out.startswith("1 of 18 motions")
+    assert client_main(["--address", address, "search", "umbrella", "--fusion-weight", "2"]) == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
