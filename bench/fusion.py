@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from bench.common import write_result
 from eval.freeform import load_queries, score
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    threadpool_limits(1, user_api="blas")  # as the server runs its index products (server.serve.build_server)
 
     bundle = Bundle.load(args.bundle)
     encoders = Encoders.open(bundle.path)
