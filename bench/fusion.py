@@ -100,11 +100,12 @@ def main(argv: list[str] | None = None) -> dict:
         library.index.metadata_candidates(meta, library.index.depth()[0], flt)
         edge_ms.append((time.perf_counter() - start) * 1000)
     matrix = np.random.default_rng(0).standard_normal((len(library), len(metas[0])), dtype=np.float32)
+    depth = min(library.index.depth()[0], len(library))
     numpy_ms = []
     for meta in metas:
         start = time.perf_counter()
         s = matrix @ meta
-        np.argpartition(-s, library.index.depth()[0])[: library.index.depth()[0]]
+        np.argpartition(-s, depth - 1)[:depth]
         numpy_ms.append((time.perf_counter() - start) * 1000)
 
     result = {
