@@ -69,7 +69,7 @@ def served_library(tmp_path_factory, onnx_bundle, demo_clips):
 
     folder = tmp_path_factory.mktemp("library")
     encoders = Encoders.open(onnx_bundle)
-    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
+    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim, encoders.sentence_dim), encoders)
     report = library.ingest(dataset_clips(DEMO), progress=False)
     assert len(report.added) == len(demo_clips) and not report.failed
     yield library
