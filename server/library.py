@@ -156,7 +156,7 @@ class Library:
         self.index.upsert([MotionRecord(clip.id, *own, payload, meta[0]),
                            MotionRecord(mirror_id, *mirrored_item, mirror_payload, meta[1])])  # fmt: skip
         self._by_sha[sha] = clip.id
-        if metadata and meta[0] is not None:
+        if meta[0] is not None:
             self._described.add(clip.id)
         return payload
 

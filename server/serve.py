@@ -68,9 +68,9 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
     release = run / "manifest.json"
     wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
     if (bundle / "manifest.json").exists():
-        have = json.loads((bundle / "manifest.json").read_text()).get("model", {}).get("weights_sha256")
-        has_sentence = SENTENCE in json.loads((bundle / "manifest.json").read_text()).get("graphs", {})
-        if (wanted is None or have == wanted) and (has_sentence or wanted is None):
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        have = manifest.get("model", {}).get("weights_sha256")
+        if wanted is None or (have == wanted and SENTENCE in manifest.get("graphs", {})):
             return bundle
         log.info("the bundle %s is from other weights than %s or has no sentence graph: exporting again", bundle, run)
     if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():
