@@ -6,7 +6,8 @@ Starts the real server (``server.serve.build_server``) on 127.0.0.1 over a libra
 ``--source`` (default ``$MOTIONSEARCH_DATASET``, else the demo library) and measures:
 
     ingest        motions/s of indexing the library (clip and mirror through the ONNX motion encoder)
-    text          SearchText latency p50/p95/p99 (ms), client-side wall clock, over seeded captions
+    text          SearchText latency p50/p95/p99 (ms), client-side wall clock, over seeded captions (metadata
+                  fusion on, as by default, when the bundle has a sentence graph)
     speech        SearchSpeech latency of ~4 s utterances (WAV upload, decode, log-mel, encoder, search)
     stream        GetMotion BVH streaming throughput (MB/s) over every clip
     load          C concurrent clients x N mixed queries (text, speech, motion): errors, p50/p99, and the
@@ -41,6 +42,7 @@ from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.encoders import Encoders
+from server.fusion import DEFAULT
 from server.index import SearchFilter, open_index
 from server.library import Library
 from server.serve import ROOT, build_server, source_clips
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
     folder = args.library or Path(tmp.name)
     encoders = Encoders.open(args.bundle)
     aggregation = Similarity.of(encoders.bundle).aggregation
-    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim, aggregation), encoders)
+    index = open_index(f"edge:{folder / 'index'}", encoders.dim, aggregation, meta_dim=encoders.sentence_dim)
+    library = Library(folder, index, encoders)
     clips, _ = source_clips(args.source)
     start = time.perf_counter()
     report = library.ingest(clips)
@@ -143,9 +146,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     stub.SearchText(pb.SearchTextRequest(text="warm up"))
     text_ms = [timed(lambda t=t: stub.SearchText(pb.SearchTextRequest(text=t), timeout=30)) for t in texts]
-    encode_ms = [timed(lambda t=t: encoders.encode_text([t])) for t in texts[:50]]
-    query = encoders.encode_text(["a person walks"])[0]
+    encode_ms = [timed(lambda t=t: encoders.encode_query(t)) for t in texts[:50]]
+    query, meta = encoders.encode_query("a person walks")
     index_ms = [timed(lambda: library.index.search(*query, top_k=10)) for _ in range(50)]
+    fused_ms = [timed(lambda: library.index.search(*query, top_k=10, meta=meta, fusion=DEFAULT)) for _ in range(50)]
     overlap = two_stage_overlap(library.index, [q for t in texts[:100] for q in encoders.encode_text([t])])
 
     wavs = utterances(args.speech)
@@ -214,9 +218,11 @@ def main(argv: list[str] | None = None) -> dict:
         },  # fmt: skip
         "ingest_motions_per_s": round(2 * len(report.added) / ingest_s, 2) if report.added else None,
         "text_ms": percentiles(text_ms),
+        "text_fusion": library.has_metadata,
         "text_stages_ms": {
             "encoder_p50": round(statistics.median(encode_ms), 2),
             "index_p50": round(statistics.median(index_ms), 2),
+            "index_fused_p50": round(statistics.median(fused_ms), 2) if meta is not None else None,
         },  # fmt: skip
         "index_depth_prefetch_candidates": list(library.index.depth()),
         "text_top10_overlap_with_exact": overlap,

@@ -3,7 +3,8 @@
 Reads a run directory or a release folder (default ``model/weights/default``) with
 ``model.load.load_run``, exports one ONNX graph per modality (frozen backbone and trained
 head together, see ``exporter.graphs``), copies the text tokenizer and the motion feature
-statistics beside them, checks every graph on ONNX Runtime against PyTorch on real inputs
+statistics beside them (and, with the text graph, the frozen ``sentence`` graph the server ranks metadata
+by), checks every graph on ONNX Runtime against PyTorch on real inputs
 (``exporter.parity``, relative error at most 1e-4), and only then writes ``manifest.json``
 (see ``exporter.bundle``). Exits non-zero when the parity check fails, leaving no manifest,
 so a server never loads a bundle that was not checked.
@@ -26,8 +27,8 @@ import time
 from pathlib import Path
 
 from exporter.bundle import (
+    GRAPHS,
     MANIFEST,
-    MODALITIES,
     STATS_FILE,
     TOKENIZER_DIR,
     MotionPreprocessing,
@@ -117,7 +118,7 @@ def preprocessing(model, video_frames: int, video_size: int) -> Preprocessing:
             f"the model takes {cfg.motion_features}-d motion features, the motion layer makes {FEATURE_DIM}"
         )
     return Preprocessing(
-        text=TextPreprocessing(max_tokens=text.MAX_TOKENS),
+        text=TextPreprocessing(max_tokens=text.MAX_TOKENS, sentence_max_tokens=text.SENTENCE_MAX_TOKENS),
         speech=SpeechPreprocessing(
             audio.SAMPLE_RATE,
             audio.N_MELS,
@@ -199,8 +200,8 @@ def _export(args: argparse.Namespace) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)  # a bundle is valid only once its manifest is written, at the end
-    for modality in MODALITIES:
-        (out / f"{modality}.onnx").unlink(missing_ok=True)
+    for graph in GRAPHS:
+        (out / f"{graph}.onnx").unlink(missing_ok=True)
     shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
     tokenizer = copy_tokenizer(args.text_backbone or default_backbone(), out / TOKENIZER_DIR)
     shutil.copyfile(stats_path, out / STATS_FILE)

@@ -8,6 +8,8 @@ A bundle is one folder::
     speech.onnx          log-mel + frame counts     -> tokens, weights
     video.onnx           prepared frames            -> tokens, weights
     motion.onnx          normalised features + mask -> tokens, token mask, weights
+    sentence.onnx        token ids + attention mask -> the frozen text backbone's unit sentence embedding
+                         (metadata search; bundles exported before it have none and serve without it)
     tokenizer/           the text backbone's tokenizer files (tokenizer.json, vocab.txt, ...)
     feature_stats.npz    the motion features' mean and std (``motion.normalize.FeatureStats``)
 
@@ -32,6 +34,8 @@ MANIFEST = "manifest.json"
 STATS_FILE = "feature_stats.npz"
 TOKENIZER_DIR = "tokenizer"
 MODALITIES = ("text", "speech", "video", "motion")
+SENTENCE = "sentence"  # the frozen sentence-embedding graph: not a modality of the model, beside its text graph
+GRAPHS = (*MODALITIES, SENTENCE)
 
 
 class BundleError(ValueError):
@@ -70,6 +74,7 @@ class TextPreprocessing:
 
     tokenizer: str = TOKENIZER_DIR  # folder inside the bundle
     max_tokens: int = 32
+    sentence_max_tokens: int = 128  # the sentence graph's cut (metadata strings are longer than queries)
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,7 @@ class Bundle:
             if isinstance(error, BundleError):
                 raise
             raise BundleError(f"{manifest_path} is incomplete or malformed: {error!r}") from None
-        unknown = sorted(set(graphs) - set(MODALITIES))
+        unknown = sorted(set(graphs) - set(GRAPHS))
         if unknown:
             raise BundleError(f"{manifest_path} lists unknown graph(s) {unknown}")
         needed = [g.file for g in graphs.values()] + [bundle.preprocessing.motion.stats]

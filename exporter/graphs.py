@@ -4,12 +4,17 @@ Each graph is the training pipeline end to end: the backbone of ``model.backbone
 preprocessed input, then ``MotionSearchModel.encode``, returning the unit tokens, the
 per-token weights and, where lengths vary, the token mask:
 
-* text:   input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 -> text head;
+* text:   input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 -> text head; also the backbone's
+  sentence embedding of the same pass (as the sentence graph computes it), so that a query's metadata
+  search costs no second MiniLM run;
 * speech: log_mel (B, 80, F) float32, n_frames (B,) int64 -> Whisper tiny.en encoder (keys past
   each item's end masked) -> states averaged over ``SPEECH_POOL`` frames -> speech head;
 * video:  frames (B, T, 3, H, W) float32 (``preprocess.frames``) -> EfficientNet-Lite0 pooled
   features -> video head;
-* motion: features (B, T, 263) normalised, frame_mask (B, T) bool -> motion encoder.
+* motion: features (B, T, 263) normalised, frame_mask (B, T) bool -> motion encoder;
+* sentence: input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 -> token states averaged over the
+  mask -> L2-normalised (B, 384): the frozen sentence embedding (as sentence-transformers computes it) that
+  the server compares a query with each motion's metadata (names, descriptions, tags, caption) by.
 
 Batch and length axes are dynamic (``torch.onnx.export(..., dynamo=True)``). The motion
 encoder's frame patching and time pooling branch on whether a length is odd, which
@@ -40,6 +45,7 @@ from model.backbones import SPEECH_POOL, SpeechBackbone, TextBackbone, VideoBack
 from model.modeling import MotionSearchModel
 
 OUTPUTS_WITH_MASK = ("tokens", "token_mask", "weights")
+TEXT_OUTPUTS = (*OUTPUTS_WITH_MASK, "sentence_embedding")
 OUTPUTS = ("tokens", "weights")
 
 
@@ -112,7 +118,7 @@ class TextGraph(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         tokens = self.model.encode("text", states, attention_mask.bool())
-        return tokens.x, tokens.mask, tokens.weights
+        return tokens.x, tokens.mask, tokens.weights, sentence_embedding(states, attention_mask)
 
 
 class SpeechGraph(nn.Module):
@@ -150,6 +156,25 @@ class MotionGraph(nn.Module):
         return tokens.x, tokens.mask, tokens.weights
 
 
+class SentenceGraph(nn.Module):
+    """The frozen text backbone's sentence embedding: masked mean of the token states, L2-normalised."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return sentence_embedding(states, attention_mask)
+
+
+def sentence_embedding(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, L, D) token states and their (B, L) mask -> (B, D) unit vectors of the masked mean."""
+    mask = attention_mask.to(states.dtype)[..., None]
+    mean = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return F.normalize(mean, dim=-1)
+
+
 @dataclass
 class GraphExport:
     """What ``torch.onnx.export`` needs for one graph."""
@@ -185,7 +210,21 @@ def graph_exports(model: MotionSearchModel, backbones: Backbones, prep: Preproce
             TextGraph(backbones.text.model, model).eval(),
             (torch.from_numpy(tokens.ids), torch.from_numpy(tokens.mask)),
             ("input_ids", "attention_mask"),
-            OUTPUTS_WITH_MASK,
+            TEXT_OUTPUTS,
+            {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}},
+        )
+        sentences = tokenize(
+            ["a person walks forward", "dataset-1 kick angry: someone kicks angrily, then steps back"],
+            backbones.text.path,
+            prep.text.sentence_max_tokens,
+        )
+        length = Dim("sentence_tokens", min=1, max=prep.text.sentence_max_tokens)
+        out["sentence"] = GraphExport(
+            "sentence",
+            SentenceGraph(backbones.text.model).eval(),
+            (torch.from_numpy(sentences.ids), torch.from_numpy(sentences.mask)),
+            ("input_ids", "attention_mask"),
+            ("sentence_embedding",),
             {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}},
         )
     if "speech" in cfg.modalities:

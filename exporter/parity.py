@@ -4,7 +4,9 @@ Every modality runs one batch of real inputs (``exporter.samples``) of unequal l
 its ONNX graph, padded as the server pads them, and each item alone, unpadded, through the
 PyTorch pipeline the training cache used. For every item the valid tokens must match in
 number, and the tokens and the weights in value: the error is
-``max |onnx - torch| / max |torch|`` over the modality's valid tokens (resp. weights).
+``max |onnx - torch| / max |torch|`` over the modality's valid tokens (resp. weights). The ``sentence``
+graph (frozen MiniLM, mean-pooled, normalised) is compared the same way, its embedding in place of the
+tokens (weights: none, error 0).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import onnxruntime as ort
 import torch
 
 from exporter.bundle import Preprocessing
-from exporter.graphs import Backbones
+from exporter.graphs import Backbones, sentence_embedding
 from exporter.samples import Samples
 from model.modeling import MotionSearchModel
 from motion.normalize import FeatureStats
@@ -77,6 +79,8 @@ def pad(arrays: list[np.ndarray], axis: int = 0) -> tuple[np.ndarray, np.ndarray
 
 def split_items(outputs: dict[str, np.ndarray]) -> list[Item]:
     """Per item (tokens, weights) of a graph's batched outputs, without the padded tokens."""
+    if "tokens" not in outputs:  # the sentence graph: one vector per item
+        return [(e[None], np.zeros(1, np.float32)) for e in outputs["sentence_embedding"]]
     mask = outputs.get("token_mask", np.ones(outputs["weights"].shape, dtype=bool))
     return [(outputs["tokens"][i][m], outputs["weights"][i][m]) for i, m in enumerate(mask)]
 
@@ -106,6 +110,18 @@ class _Case:
     def text(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
         tokens = tokenize(samples.texts, self.tokenizer, self.prep.text.max_tokens)
         reference = [torch_item(self.model, "text", self.backbones.text([t])[0]) for t in samples.texts]
+        return {"input_ids": tokens.ids, "attention_mask": tokens.mask}, tokens.mask.sum(1).tolist(), reference
+
+    def sentence(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
+        tokens = tokenize(samples.texts, self.tokenizer, self.prep.text.sentence_max_tokens)
+        reference = []
+        with torch.inference_mode():
+            for ids, mask in zip(tokens.ids, tokens.mask):
+                n = int(mask.sum())
+                ids_t, mask_t = torch.from_numpy(ids[None, :n]), torch.from_numpy(mask[None, :n])
+                states = self.backbones.text.model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+                embedding = sentence_embedding(states, mask_t)[0].numpy()
+                reference.append((embedding[None], np.zeros(1, np.float32)))
         return {"input_ids": tokens.ids, "attention_mask": tokens.mask}, tokens.mask.sum(1).tolist(), reference
 
     def speech(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
@@ -145,11 +161,16 @@ def check_parity(
     threads: int | None = None,
     modalities: list[str] | None = None,
 ) -> list[ParityResult]:
-    """Run every graph in ``folder`` (``MODALITY.onnx``) on ONNX Runtime (CPU) against PyTorch."""
+    """Run every graph in ``folder`` (``MODALITY.onnx``, and ``sentence.onnx`` beside the text graph) on ONNX
+    Runtime (CPU) against PyTorch."""
     folder = Path(folder)
     case = _Case(model, backbones, prep, stats, folder / prep.text.tokenizer)
     results = []
-    for modality in modalities or [m for m in ("text", "speech", "video", "motion") if m in model.cfg.modalities]:
+    if modalities is None:
+        modalities = [m for m in ("text", "speech", "video", "motion") if m in model.cfg.modalities]
+        if "text" in modalities and (folder / "sentence.onnx").exists():
+            modalities.insert(1, "sentence")
+    for modality in modalities:
         feeds, lengths, reference = getattr(case, modality)(samples)
         sess = session(folder / f"{modality}.onnx", threads)
         names = [o.name for o in sess.get_outputs()]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_TOKENS = 32
+SENTENCE_MAX_TOKENS = 128  # the sentence graph (metadata: names, descriptions, tags, captions)
 
 
 def default_backbone() -> Path:

@@ -1,6 +1,7 @@
 """A small command-line client for scripts: ``python -m server.client search "wave with the left hand"``.
 
-    python -m server.client search TEXT [--top 5] [--save DIR] [--content C] [--style S]
+    python -m server.client search TEXT [--top 5] [--save DIR] [--content C] [--style S] [--tag T] [--folder F]
+                                   [--fusion on|off] [--fusion-weight W]
     python -m server.client speech FILE.wav|FILE.flac [--top 5] [--save DIR]
     python -m server.client motion FILE.bvh [--top 5]
     python -m server.client video FILE.mp4|FRAMES_DIR [--top 5]
@@ -162,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--content", action="append", default=[])
         sub.add_argument("--style", action="append", default=[])
         sub.add_argument("--mirrors", action="store_true", help="include mirrored copies")
+        sub.add_argument("--tag", action="append", default=[], help="only motions with one of these tags")
+        sub.add_argument("--folder", default="", help="only motions in this folder of the library (or below)")
+        sub.add_argument("--fusion", choices=("on", "off"), help="rank metadata beside the learned similarity "
+                         "(text; default: on when the library has metadata)")  # fmt: skip
+        sub.add_argument("--fusion-weight", type=float, default=0.0, help="the metadata's share, 0..1")
         sub.add_argument("--save", type=Path, help="write the hits' BVH files here")
     get = commands.add_parser("get")
     get.add_argument("id")
@@ -190,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     client = Client(args.address, args.token, args.timeout)
     try:
         if args.command in ("search", "speech", "motion", "video", "similar"):
-            options = pb.SearchOptions(top_k=args.top, include_mirrors=args.mirrors,
-                                       filter=pb.Filter(contents=args.content, styles=args.style))  # fmt: skip
+            fusion = {"on": pb.FUSION_MODE_ON, "off": pb.FUSION_MODE_OFF}.get(args.fusion, pb.FUSION_MODE_UNSPECIFIED)
+            options = pb.SearchOptions(top_k=args.top, include_mirrors=args.mirrors, fusion=fusion,
+                                       fusion_weight=args.fusion_weight,
+                                       filter=pb.Filter(contents=args.content, styles=args.style, tags=args.tag,
+                                                        folder=args.folder))  # fmt: skip
             search = {"search": lambda: client.search_text(args.text, options),
                       "speech": lambda: client.search_speech(Path(args.file), options),
                       "motion": lambda: client.search_motion(Path(args.file), options),

@@ -11,7 +11,10 @@ with the parameters recorded in the bundle:
 * video: (T, H, W, 3) uint8 RGB frames -> ``preprocess.frames.prepare_frames`` (the bundle's frame
   count and size);
 * motion: raw (T, 263) ``motion.features`` at 20 fps -> the centre ``max_frames`` frames,
-  normalised with the bundle's feature statistics.
+  normalised with the bundle's feature statistics;
+* sentence (when the bundle has the graph): the frozen text backbone's unit sentence embedding of a
+  text (``encode_sentences``), for metadata search; cut at ``sentence_max_tokens``. A query's comes
+  from the text graph's own pass (``encode_query``), cut where the query is (``max_tokens``).
 
 Every method returns, per input, ``(tokens (L, D) float32 unit vectors, weights (L,) float32)``
 with padding removed; invalid input raises ``ValueError`` saying what is wrong. Sessions
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from exporter.bundle import Bundle
+from exporter.bundle import SENTENCE, Bundle
 from motion.normalize import FeatureStats
 from preprocess.audio import log_mel
 from preprocess.frames import prepare_frames
@@ -67,9 +70,8 @@ class Encoders:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        sessions = {
-            m: ort.InferenceSession(str(bundle.graph_path(m)), options, providers=providers) for m in bundle.modalities
-        }
+        graphs = bundle.modalities + ([SENTENCE] if SENTENCE in bundle.graphs else [])
+        sessions = {m: ort.InferenceSession(str(bundle.graph_path(m)), options, providers=providers) for m in graphs}
         return cls(bundle, sessions, FeatureStats.load(bundle.stats_path))
 
     @property
@@ -86,14 +88,25 @@ class Encoders:
 
     @property
     def modalities(self) -> list[str]:
-        return list(self.sessions)
+        return [m for m in self.sessions if m != SENTENCE]
 
-    def _run(self, modality: str, feeds: dict[str, np.ndarray]) -> list[Item]:
+    @property
+    def sentence_dim(self) -> int:
+        """The size of the sentence embedding; 0 when the bundle has no sentence graph (exported before it)."""
+        return int(self.bundle.graphs[SENTENCE].outputs[0].shape[-1]) if SENTENCE in self.sessions else 0
+
+    def _outputs(self, modality: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         session = self.sessions.get(modality)
         if session is None:
             raise ValueError(f"this model has no {modality} encoder (it has {', '.join(self.sessions)})")
         names = [o.name for o in session.get_outputs()]
-        outputs = dict(zip(names, session.run(None, feeds)))
+        return dict(zip(names, session.run(None, feeds)))
+
+    def _run(self, modality: str, feeds: dict[str, np.ndarray]) -> list[Item]:
+        return self._items(self._outputs(modality, feeds))
+
+    @staticmethod
+    def _items(outputs: dict[str, np.ndarray]) -> list[Item]:
         tokens, weights = outputs["tokens"], outputs["weights"]
         mask = outputs.get("token_mask")
         if mask is None:
@@ -121,6 +134,34 @@ class Encoders:
             tokens = tokenize(texts[start : start + self.batch_size], self.bundle.tokenizer_path, prep.max_tokens)
             out += self._run("text", {"input_ids": tokens.ids, "attention_mask": tokens.mask})
         return out
+
+    def encode_query(self, text: str, sentence: bool = True) -> tuple[Item, np.ndarray | None]:
+        """A text query's tokens and weights and, with ``sentence``, its unit sentence embedding: from the same
+        text-graph run when the graph gives it, else from the sentence graph; None when the bundle has neither."""
+        if not text.strip():
+            raise ValueError("empty text")
+        tokens = tokenize([text], self.bundle.tokenizer_path, self.bundle.preprocessing.text.max_tokens)
+        outputs = self._outputs("text", {"input_ids": tokens.ids, "attention_mask": tokens.mask})
+        item = self._items(outputs)[0]
+        if not sentence:
+            return item, None
+        if "sentence_embedding" in outputs:
+            return item, np.ascontiguousarray(outputs["sentence_embedding"][0], np.float32)
+        return item, self.encode_sentences([text])[0] if SENTENCE in self.sessions else None
+
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        """(N, sentence_dim) float32 unit sentence embeddings of ``texts`` (in batches of ``batch_size``)."""
+        if SENTENCE not in self.sessions:
+            raise ValueError("this bundle has no sentence graph: re-export it with python -m exporter")
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts) or not texts:
+            raise ValueError("encode_sentences takes a non-empty list of strings")
+        cut = self.bundle.preprocessing.text.sentence_max_tokens
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            tokens = tokenize(texts[start : start + self.batch_size], self.bundle.tokenizer_path, cut)
+            feeds = {"input_ids": tokens.ids, "attention_mask": tokens.mask}
+            out.append(self._outputs(SENTENCE, feeds)["sentence_embedding"])
+        return np.ascontiguousarray(np.concatenate(out), np.float32)
 
     def encode_speech(self, audio: np.ndarray) -> Item:
         """Tokens and weights of one utterance: float32 mono samples at 16 kHz (longer than ``max_seconds``: cut)."""

@@ -4,7 +4,11 @@ Each motion is a point with two named vectors and a payload:
 
 * ``pooled``: the weight-averaged tokens, L2-normalised (dense, HNSW) — the first, cheap stage;
 * ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
-* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256.
+* ``meta`` (when the bundle has a sentence graph and the motion has metadata): the frozen sentence
+  embedding of its metadata string (``server.metadata``), searched by an exact scan beside the learned
+  ranking and fused with it (``server.fusion``);
+* payload: id, name, labels, duration, fps, source, path, licence, mirror flag, sha256, metadata text,
+  tags and the folders it lies in (both filterable).
 
 A motion longer than the model's window is several points, one per window of it (``window`` 0, 1, ...
 in the payload, its time range in ``start_seconds``/``end_seconds``), all with the motion's id and
@@ -39,14 +43,16 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from server.fusion import Fusion, fuse
 from server.similarity import Similarity, eq8_many
 from server.token_store import TokenStore
 
 NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
-POOLED, TOKENS = "pooled", "tokens"
+POOLED, TOKENS, META = "pooled", "tokens", "meta"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
-                   "window": "Integer"}  # fmt: skip
-INDEX_LAYOUT = "v5"  # v5: long clips as overlapping windows, one point each (v4: tokens in a memory-mapped store)
+                   "window": "Integer", "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
+# v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders
+INDEX_LAYOUT = "v5"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class MotionRecord:
     weights: np.ndarray  # (L,) float32 summing to 1
     payload: dict
     window: int = 0  # which window of the motion these tokens encode (0: the first, or the whole clip)
+    meta: np.ndarray | None = None  # (M,) unit sentence embedding of the motion's metadata, if it has any
 
 
 @dataclass
@@ -66,6 +73,8 @@ class SearchFilter:
     max_seconds: float = 0.0  # 0 = unbounded
     source: str = ""
     include_mirrors: bool = True
+    tags: list[str] = field(default_factory=list)  # any of these tags; empty = any
+    folder: str = ""  # only motions in this folder (relative to the library's root) or below it; empty = any
 
 
 @dataclass
@@ -137,6 +146,7 @@ class MotionIndex:
 
     dim: int
     aggregation: str = "max"  # Eq. 8's (server.similarity), the model's: open_index sets it from the bundle
+    meta_dim: int = 0  # the metadata vector's size; 0: this index keeps none
 
     def upsert(self, records: list[MotionRecord]) -> None:
         raise NotImplementedError
@@ -164,6 +174,11 @@ class MotionIndex:
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         """The payloads of some points, by point id."""
+        raise NotImplementedError
+
+    def metadata_candidates(self, meta: np.ndarray, n: int, flt: SearchFilter | None) -> list[tuple[str, float]]:
+        """The ``n`` motions whose metadata vectors are nearest ``meta`` (exact, first windows: every window of a
+        motion carries the same one), best first: (motion id, cosine)."""
         raise NotImplementedError
 
     def optimize(self) -> None:
@@ -200,26 +215,40 @@ class MotionIndex:
         return prefetch, prefetch
 
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
-               depth: tuple[int, int] | None = None) -> list[Hit]:  # fmt: skip
+               depth: tuple[int, int] | None = None, meta: np.ndarray | None = None,
+               fusion: Fusion | None = None) -> list[Hit]:  # fmt: skip
         """Two-stage search: ``depth`` = (prefetch, candidates), default :meth:`depth`; exact Eq. 8 scores
         of the ``candidates`` best by MaxSim among the ``prefetch`` nearest pooled vectors (of every
         prefetched point when candidates >= prefetch). Each motion is one hit, its best window; when the
         candidates hold fewer than ``top_k`` motions (several windows of long ones), the search runs again
-        twice as deep, until it has them or has seen every matching point."""
+        twice as deep, until it has them or has seen every matching point. With ``meta`` (the query's
+        sentence embedding) and ``fusion``, as many motions nearest on the metadata vector are ranked too and
+        the two rankings fused per motion (:func:`server.fusion.fuse`); a hit's score is then the fused score
+        (a motion found by its metadata alone is its first window)."""
         self._check(tokens, weights)
         prefetch, candidates = depth or self.depth()
         while True:
             prefetch, candidates = max(prefetch, top_k), max(candidates, top_k)
             found = self.candidates(tokens, weights, prefetch, candidates, filter)
             if not found.keys:
-                return []
+                scores, best = np.empty(0), []
+                break
             scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation)
-            best = found.best_per_owner(scores, top_k)
-            if len(best) == top_k or len(found.keys) < min(prefetch, candidates) or prefetch >= self.points():
+            best = found.best_per_owner(scores, len(found.keys))  # every motion once, best window first
+            if len(best) >= top_k or len(found.keys) < min(prefetch, candidates) or prefetch >= self.points():
                 break
             prefetch, candidates = 2 * prefetch, 2 * candidates
-        payloads = found.payloads or self.payloads([found.keys[i] for i in best])
-        return [Hit(found.owners[i], float(scores[i]), payloads[found.keys[i]]) for i in best]
+        ranked = [(found.owners[i], float(scores[i])) for i in best]
+        key_of = {found.owners[i]: found.keys[i] for i in best}
+        if meta is not None and fusion is not None and self.meta_dim:
+            ranked = fuse(ranked, self.metadata_candidates(meta, max(prefetch, top_k), filter), fusion)
+        ranked = ranked[:top_k]
+        keys = [key_of.get(owner) or point_id(owner) for owner, _ in ranked]
+        payloads = dict(found.payloads or {})
+        missing = [k for k in keys if k not in payloads]
+        if missing:
+            payloads.update(self.payloads(missing))
+        return [Hit(owner, score, payloads[k]) for (owner, score), k in zip(ranked, keys)]
 
     def search_exact(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10,
                      filter: SearchFilter | None = None) -> list[Hit]:  # fmt: skip
@@ -251,16 +280,20 @@ class EdgeIndex(MotionIndex):
 
     EXACT_PREFETCH_UP_TO = 250_000  # points (windows of motions); see search_params
 
-    def __init__(self, path: str | Path, dim: int) -> None:
+    def __init__(self, path: str | Path, dim: int, meta_dim: int = 0) -> None:
         import qdrant_edge as q
 
-        self.q, self.dim, self.path = q, int(dim), Path(path)
-        config = q.EdgeConfig(vectors={
+        self.q, self.dim, self.meta_dim, self.path = q, int(dim), int(meta_dim), Path(path)
+        vectors = {
             POOLED: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot),
             TOKENS: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot, datatype=q.VectorStorageDatatype.Float16,
                                        multivector_config=q.MultiVectorConfig(q.MultiVectorComparator.MaxSim),
                                        hnsw_config=q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)),
-        })  # fmt: skip
+        }  # fmt: skip
+        if self.meta_dim:  # always scanned exactly (see metadata_candidates): no HNSW graph to build
+            flat = q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)
+            vectors[META] = q.EdgeVectorParams(size=self.meta_dim, distance=q.Distance.Dot, hnsw_config=flat)
+        config = q.EdgeConfig(vectors=vectors)
         exists = self.path.exists() and any(self.path.iterdir())
         if exists:
             try:
@@ -303,6 +336,10 @@ class EdgeIndex(MotionIndex):
                                                                         lte=flt.max_seconds or None)))  # fmt: skip
         if flt.source:
             must.append(q.FieldCondition("source", match=q.MatchValue(flt.source)))
+        if flt.tags:
+            must.append(q.FieldCondition("tags", match=q.MatchAny(list(flt.tags))))
+        if flt.folder:
+            must.append(q.FieldCondition("folders", match=q.MatchValue(flt.folder.strip("/"))))
         if not flt.include_mirrors:  # Qdrant Edge 0.9 does not match booleans: the keyword copy of the flag
             must.append(q.FieldCondition("kind", match=q.MatchValue("clip")))
         return q.Filter(must=must) if must else None
@@ -314,6 +351,8 @@ class EdgeIndex(MotionIndex):
         points = []
         for r, span in zip(records, spans):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            if r.meta is not None and self.meta_dim:
+                vectors[META] = np.asarray(r.meta, np.float32).tolist()
             points.append(self.q.Point(point_id(r.id, r.window), vectors, _payload(r, rows=list(span))))
         self.shard.update(self.q.UpdateOperation.upsert_points(points))
         new: dict[str, list[str]] = {}
@@ -394,6 +433,13 @@ class EdgeIndex(MotionIndex):
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         return {str(p.id): _public(p.payload) for p in self.shard.retrieve(keys, True, False)}
 
+    def metadata_candidates(self, meta, n, flt):
+        q = self.q
+        request = q.QueryRequest(limit=n, query=q.Query.Nearest(np.asarray(meta, np.float32).tolist(), using=META),
+                                 filter=self._filter(flt, motions=True), params=q.SearchParams(exact=True),
+                                 with_payload=False, with_vector=False)  # fmt: skip
+        return [(self.owners[str(p.id)], float(p.score)) for p in self.shard.query(request)]
+
     def optimize(self) -> None:
         """Build the HNSW graph of the pooled vectors (after a bulk ingest)."""
         self.shard.optimize()
@@ -418,19 +464,22 @@ class QdrantClientIndex(MotionIndex):
     the library for every replica of motionsearch, no file beside it can."""
 
     def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
-                 collection: str = "motions") -> None:  # fmt: skip
+                 collection: str = "motions", meta_dim: int = 0) -> None:  # fmt: skip
         from qdrant_client import QdrantClient, models
 
-        self.m, self.dim, self.collection = models, int(dim), collection
+        self.m, self.dim, self.meta_dim, self.collection = models, int(dim), int(meta_dim), collection
         self.client = QdrantClient(url=url, api_key=api_key) if url else QdrantClient(path=path or ":memory:")
         if not self.client.collection_exists(collection):
-            self.client.create_collection(collection, vectors_config={
+            vectors = {
                 POOLED: models.VectorParams(size=self.dim, distance=models.Distance.DOT),
                 TOKENS: models.VectorParams(size=self.dim, distance=models.Distance.DOT,
                                             multivector_config=models.MultiVectorConfig(
                                                 comparator=models.MultiVectorComparator.MAX_SIM),
                                             hnsw_config=models.HnswConfigDiff(m=0)),
-            })  # fmt: skip
+            }  # fmt: skip
+            if self.meta_dim:
+                vectors[META] = models.VectorParams(size=self.meta_dim, distance=models.Distance.DOT)
+            self.client.create_collection(collection, vectors_config=vectors)
 
     def _filter(self, flt: SearchFilter | None, motions: bool = False):
         m = self.m
@@ -445,6 +494,10 @@ class QdrantClientIndex(MotionIndex):
                                                                      lte=flt.max_seconds or None)))  # fmt: skip
         if flt.source:
             must.append(m.FieldCondition(key="source", match=m.MatchValue(value=flt.source)))
+        if flt.tags:
+            must.append(m.FieldCondition(key="tags", match=m.MatchAny(any=list(flt.tags))))
+        if flt.folder:
+            must.append(m.FieldCondition(key="folders", match=m.MatchValue(value=flt.folder.strip("/"))))
         if not flt.include_mirrors:
             must.append(m.FieldCondition(key="kind", match=m.MatchValue(value="clip")))
         return m.Filter(must=must) if must else None
@@ -454,6 +507,8 @@ class QdrantClientIndex(MotionIndex):
         for r in records:
             self._check(r.tokens, r.weights)
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            if r.meta is not None and self.meta_dim:
+                vectors[META] = np.asarray(r.meta, np.float32).tolist()
             stored = {"weights": r.weights.tolist(), TOKENS: r.tokens.astype("<f2").tobytes().hex()}  # hex: 5x base64
             points.append(
                 self.m.PointStruct(id=point_id(r.id, r.window), vector=vectors, payload=_payload(r, **stored))
@@ -521,6 +576,17 @@ class QdrantClientIndex(MotionIndex):
                                           with_vectors=False).points  # fmt: skip
         return Candidates.of([self._record(p.payload) for p in points], self.dim)
 
+    def payloads(self, keys: list[str]) -> dict[str, dict]:
+        found = self.client.retrieve(self.collection, keys, with_payload=True, with_vectors=False)
+        return {str(p.id): _public(p.payload) for p in found}
+
+    def metadata_candidates(self, meta, n, flt):
+        exact = self.m.SearchParams(exact=True)
+        points = self.client.query_points(self.collection, query=np.asarray(meta, np.float32).tolist(), using=META,
+                                          limit=n, query_filter=self._filter(flt, motions=True), with_payload=["id"],
+                                          with_vectors=False, search_params=exact).points  # fmt: skip
+        return [(p.payload["id"], float(p.score)) for p in points]
+
     def __len__(self) -> int:
         return self.client.count(self.collection, count_filter=self._filter(None, motions=True), exact=True).count
 
@@ -531,26 +597,27 @@ class QdrantClientIndex(MotionIndex):
         self.client.close()
 
 
-def open_index(spec: str, dim: int, aggregation: str = "max") -> MotionIndex:
+def open_index(spec: str, dim: int, aggregation: str = "max", meta_dim: int = 0) -> MotionIndex:
     """``edge:PATH`` (or a bare path), ``qdrant:URL?collection=NAME`` (API key from $QDRANT_API_KEY),
-    ``qdrant-local:PATH``; scoring with Eq. 8's ``aggregation`` (the model's, ``server.similarity``)."""
+    ``qdrant-local:PATH``; scoring with Eq. 8's ``aggregation`` (the model's, ``server.similarity``);
+    ``meta_dim``: the size of the metadata vector (0: none)."""
     Similarity(aggregation=aggregation)  # first, a clear error for an aggregation Eq. 8 does not have
-    index = _open_backend(spec, dim)
+    index = _open_backend(spec, dim, meta_dim)
     index.aggregation = aggregation
     return index
 
 
-def _open_backend(spec: str, dim: int) -> MotionIndex:
+def _open_backend(spec: str, dim: int, meta_dim: int) -> MotionIndex:
     import os
 
     kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
     if kind == "edge":
-        return EdgeIndex(rest, dim)
+        return EdgeIndex(rest, dim, meta_dim)
     if kind == "qdrant":
         url = urlparse(rest)
         collection = parse_qs(url.query).get("collection", ["motions"])[0]
         return QdrantClientIndex(dim, url=url._replace(query="").geturl(), api_key=os.environ.get("QDRANT_API_KEY"),
-                                 collection=collection)  # fmt: skip
+                                 collection=collection, meta_dim=meta_dim)  # fmt: skip
     if kind == "qdrant-local":
-        return QdrantClientIndex(dim, path=rest)
+        return QdrantClientIndex(dim, path=rest, meta_dim=meta_dim)
     raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")

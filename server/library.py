@@ -15,6 +15,11 @@ under ``FOLDER/files/ID.bvh``; clips of a source folder are referenced where the
 clip's payload holds its :class:`~motion.sources.ClipMetadata` (labels, description, tags, the
 words of its path, its source folder) beside the facts of its motion. Previews
 (``server.preview``) are rendered on first request and cached under ``FOLDER/previews/``.
+
+A clip's metadata is also one plain string (:func:`server.metadata.describe`: description, labels,
+path words, tags): when the bundle has a sentence graph it is embedded at ingest (the mirror's with
+left and right swapped) and stored with every window as the motion's metadata vector, which text
+searches rank beside the learned similarity. Tags and the clip's folders are stored for filtering.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from motion.rigs import RigError, RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
+from server.metadata import describe, folders, mirrored
 from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -104,7 +110,14 @@ class Library:
         self.previews.mkdir(exist_ok=True)
         self.index = index
         self.encoders = encoders
-        self._by_sha = {r.payload["sha256"]: r.payload["id"] for r in self._all() if not r.payload["mirror"]}
+        clips = [r.payload for r in self._all() if not r.payload["mirror"]]
+        self._by_sha = {p["sha256"]: p["id"] for p in clips}
+        self._described = {p["id"] for p in clips if p.get("metadata")}  # clips with a metadata vector
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether any clip carries metadata that text searches can rank (needs the bundle's sentence graph)."""
+        return bool(self._described) and bool(self.index.meta_dim)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -165,37 +178,45 @@ class Library:
             if self._by_sha[sha] == clip.id:
                 self._refresh(clip)
             return None
-        facts, spans, own, mirrored = self.embed_windows(clip.path, clip.rig)
+        facts, spans, own, mirrored_windows = self.embed_windows(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
+        text = describe(clip.metadata)
         payload = {"id": clip.id, "name": clip.path.stem, **_described(clip.metadata), "path": str(path.resolve()),
-                   "sha256": sha, "mirror": False, **facts}  # fmt: skip
+                   "sha256": sha, "mirror": False, "metadata": text, "folders": folders(clip.metadata.source_folder),
+                   **facts}  # fmt: skip
         if clip.rig is not None:  # previews read the file again
             payload["rig"] = dataclasses.asdict(clip.rig) | {"requires": list(clip.rig.requires)}
         mirror_id = MIRROR_PREFIX + clip.id
-        mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
+        mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)",
+                                    "metadata": mirrored(text)}  # fmt: skip
+        meta = (None, None)
+        if text and self.index.meta_dim and self.encoders.sentence_dim:
+            meta = tuple(self.encoders.encode_sentences([text, mirrored(text)]))
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
         records = []
-        for window, (span, a, b) in enumerate(zip(spans, own, mirrored)):
-            records += [MotionRecord(clip.id, *a, payload | span, window),
-                        MotionRecord(mirror_id, *b, mirror_payload | span, window)]  # fmt: skip
+        for window, (span, a, b) in enumerate(zip(spans, own, mirrored_windows)):
+            records += [MotionRecord(clip.id, *a, payload | span, window, meta[0]),
+                        MotionRecord(mirror_id, *b, mirror_payload | span, window, meta[1])]  # fmt: skip
         self.index.upsert(records)
         if replaced is not None:
             self._by_sha.pop(replaced.payload["sha256"], None)
         self._by_sha[sha] = clip.id
+        if meta[0] is not None:
+            self._described.add(clip.id)
         return payload
 
     def _refresh(self, clip: ClipInfo) -> None:
         """Store ``clip``'s metadata with its unchanged motion when it differs from what is stored (a sidecar
         or NAME.json edited since), without encoding the motion again."""
-        fields = _described(clip.metadata)
+        fields = _described(clip.metadata) | {"metadata": describe(clip.metadata)}
         records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
         if None in records or all(records[0].payload.get(k) == v for k, v in fields.items()):
             return
-        if records[0].payload["end_seconds"] < records[0].payload["seconds"]:  # a long take: all its windows anew
-            self._by_sha.pop(records[0].payload["sha256"], None)
+        if records[0].payload["end_seconds"] < records[0].payload["seconds"] or self.index.meta_dim:
+            self._by_sha.pop(records[0].payload["sha256"], None)  # all its windows and metadata vectors anew
             self.add(clip)
             return
         self.index.upsert([MotionRecord(r.id, r.tokens, r.weights, r.payload | fields) for r in records])
@@ -239,6 +260,7 @@ class Library:
             clip_id = motion_id.removeprefix(MIRROR_PREFIX) if record.payload["mirror"] else motion_id
             removed += self.index.delete([clip_id, MIRROR_PREFIX + clip_id])
             self._by_sha.pop(record.payload["sha256"], None)
+            self._described.discard(clip_id)
             stored = self.folder / "files" / f"{clip_id}.bvh"
             if stored.exists():
                 stored.unlink()

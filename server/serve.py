@@ -32,7 +32,7 @@ from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
 from common.files import write_atomic
-from exporter.bundle import Bundle, BundleError
+from exporter.bundle import SENTENCE, Bundle, BundleError
 from motion.rigs import RigError, RigMap
 from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
@@ -75,10 +75,11 @@ def ensure_bundle(bundle: Path, run: Path) -> Path:
     release = run / "manifest.json"
     wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
     if (bundle / "manifest.json").exists():
-        have = json.loads((bundle / "manifest.json").read_text()).get("model", {}).get("weights_sha256")
-        if wanted is None or have == wanted:
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        have = manifest.get("model", {}).get("weights_sha256")
+        if wanted is None or (have == wanted and SENTENCE in manifest.get("graphs", {})):
             return bundle
-        log.info("the bundle %s is from other weights than %s: exporting again", bundle, run)
+        log.info("the bundle %s is from other weights than %s or has no sentence graph: exporting again", bundle, run)
     if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():
         raise SystemExit(f"no ONNX bundle at {bundle} and no trained model at {run} to export it from")
     log.info("exporting %s to the ONNX bundle %s (once)", run, bundle)
@@ -150,7 +151,9 @@ def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: s
     with (:class:`BundleError` for one this server cannot serve)."""
     similarity = Similarity.of(bundle)
     folder = folder / f"{bundle.digest[:16]}-{INDEX_LAYOUT}"  # a new model or index layout starts afresh
-    index = open_index(index_spec or f"edge:{folder / 'index'}", bundle.dim, similarity.aggregation)
+    index = open_index(
+        index_spec or f"edge:{folder / 'index'}", bundle.dim, similarity.aggregation, encoders.sentence_dim
+    )
     return Library(folder, index, encoders)
 
 

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -29,6 +29,8 @@ from motion.sources import ClipMetadata, path_words
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from preprocess.audio import MAX_SECONDS, SAMPLE_RATE, to_16k
+from server.fusion import DEFAULT as DEFAULT_FUSION
+from server.fusion import Fusion
 from server.index import Hit, SearchFilter
 from server.library import ClipInfo, Library, LibraryError, UnknownMotion, check_id
 from server.preview import ANIMATION_TYPE
@@ -113,9 +115,10 @@ def hit_message(hit: Hit, rank: int) -> pb.SearchHit:
 
 
 class MotionSearchServicer(pb_grpc.MotionSearchServicer):
-    def __init__(self, library: Library, limits: Limits | None = None) -> None:
+    def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion = DEFAULT_FUSION) -> None:
         self.library = library
         self.limits = limits or Limits()
+        self.fusion = fusion  # how text searches fuse the metadata ranking when a request does not say
         self.write_lock = threading.Lock()  # ingest and delete one at a time; searches run concurrently
 
     # searching
@@ -127,9 +130,22 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
         f = options.filter
         if f.min_seconds < 0 or f.max_seconds < 0 or (f.max_seconds and f.max_seconds < f.min_seconds):
             raise invalid(f"bad duration range [{f.min_seconds}, {f.max_seconds}] s")
+        if not 0.0 <= options.fusion_weight <= 1.0:  # also rejects NaN
+            raise invalid(f"fusion_weight {options.fusion_weight} is not in [0, 1]")
+        if options.fusion not in pb.FusionMode.values():
+            raise invalid(f"unknown fusion mode {options.fusion}")
         flt = SearchFilter(list(f.contents), list(f.styles), f.min_seconds, f.max_seconds, f.source,
-                           include_mirrors=options.include_mirrors)  # fmt: skip
+                           include_mirrors=options.include_mirrors, tags=list(f.tags), folder=f.folder)  # fmt: skip
         return top_k, flt
+
+    def _fusion(self, options: pb.SearchOptions) -> Fusion | None:
+        """How a text search fuses the metadata ranking; None: the learned similarity alone (fusion off, or
+        left unspecified on a library without metadata)."""
+        if options.fusion == pb.FUSION_MODE_OFF or not self.library.index.meta_dim:
+            return None
+        if options.fusion == pb.FUSION_MODE_UNSPECIFIED and not self.library.has_metadata:
+            return None
+        return replace(self.fusion, weight=options.fusion_weight) if options.fusion_weight else self.fusion
 
     def _respond(self, start: float, hits: list[Hit], context) -> pb.SearchResponse:
         if not context.is_active():
@@ -140,11 +156,12 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             server_ms=(time.perf_counter() - start) * 1000,
         )
 
-    def _search(self, start: float, query: tuple[np.ndarray, np.ndarray], options: pb.SearchOptions, context):
+    def _search(self, start: float, query: tuple[np.ndarray, np.ndarray], options: pb.SearchOptions, context,
+                meta: np.ndarray | None = None, fusion: Fusion | None = None):  # fmt: skip
         top_k, flt = self._options(options)
         if not context.is_active():
             raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
-        hits = self.library.index.search(*query, top_k=top_k, filter=flt)
+        hits = self.library.index.search(*query, top_k=top_k, filter=flt, meta=meta, fusion=fusion)
         return self._respond(start, hits, context)
 
     @_handler
@@ -156,7 +173,9 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
         if len(text) > self.limits.max_text_chars:
             raise too_big(f"the text query has {len(text)} characters; the limit is {self.limits.max_text_chars}")
         self._options(request.options)
-        return self._search(start, self.library.encoders.encode_text([text])[0], request.options, context)
+        fusion = self._fusion(request.options)
+        query, meta = self.library.encoders.encode_query(text, sentence=fusion is not None)
+        return self._search(start, query, request.options, context, meta, fusion)
 
     @_handler
     def SearchSpeech(self, request_iterator, context):

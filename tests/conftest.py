@@ -69,7 +69,8 @@ def served_library(tmp_path_factory, onnx_bundle, demo_clips):
 
     folder = tmp_path_factory.mktemp("library")
     encoders = Encoders.open(onnx_bundle)
-    library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
+    index = open_index(f"edge:{folder / 'index'}", encoders.dim, meta_dim=encoders.sentence_dim)
+    library = Library(folder, index, encoders)
     report = library.ingest(source_clips(DEMO)[0], progress=False)
     assert len(report.added) == len(demo_clips) and not report.failed
     yield library

@@ -38,6 +38,22 @@ def test_server_latency_smoke(tmp_path, onnx_bundle, demo_clips):
     assert saved["load"]["errors"] == 0 and saved["text_ms"]["p50"] > 0 and saved["stream_mb_per_s"] > 0
     assert saved["providers"][-1] == "CPUExecutionProvider"
     assert saved["text_top10_overlap_with_exact"] >= 0.9 and saved["index_depth_prefetch_candidates"] == [100, 100]
+    assert saved["text_fusion"] and saved["text_stages_ms"]["index_fused_p50"] > 0  # the demo clips carry metadata
+
+
+def test_fusion_smoke(tmp_path, onnx_bundle, demo_clips):
+    from bench import fusion
+
+    out = tmp_path / "fusion.json"
+    result = fusion.main(["--bundle", str(onnx_bundle), "--source", str(demo_clips[0].parent),
+                          "--library", str(tmp_path / "library"), "--out", str(out)])  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert saved["library"]["motions"] == 2 * len(demo_clips) and saved["queries"]["validation"] >= 25
+    assert set(saved["test"]) == {"learned", "metadata", "fused"}
+    assert saved["chosen_on_validation"] in saved["grid_test"]
+    assert saved["test"]["fused"] == result["test"]["fused"]
+    assert all(0 <= s["top1"] <= s["top5"] <= 100 for s in saved["test"].values())
+    assert saved["metadata_stage_p50_ms"]["qdrant_edge_exact"] > 0
 
 
 def test_index_search_smoke(tmp_path):

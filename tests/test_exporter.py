@@ -106,7 +106,8 @@ def test_the_manifest_describes_the_bundle(bundle):
     assert b.similarity["alignment"] == "sequence" and b.similarity["aggregation"] == "max"
     io = {m: (g.input_names, g.output_names) for m, g in b.graphs.items()}
     assert io == {
-        "text": (["input_ids", "attention_mask"], ["tokens", "token_mask", "weights"]),
+        "text": (["input_ids", "attention_mask"], ["tokens", "token_mask", "weights", "sentence_embedding"]),
+        "sentence": (["input_ids", "attention_mask"], ["sentence_embedding"]),
         "speech": (["log_mel", "n_frames"], ["tokens", "weights"]),
         "video": (["frames"], ["tokens", "weights"]),
         "motion": (["features", "frame_mask"], ["tokens", "token_mask", "weights"]),
@@ -129,8 +130,9 @@ def test_the_manifest_describes_the_bundle(bundle):
     assert {"torch", "onnx", "onnxruntime", "opset"} <= set(b.versions)
     assert {"tokenizer/tokenizer.json", "feature_stats.npz", "motion.onnx"} <= set(b.files)
     assert b.tokenizer_path.joinpath("tokenizer.json").exists() and len(b.digest) == 64
+    assert b.graphs["sentence"].outputs[0].shape == ("batch", 384) and b.preprocessing.text.sentence_max_tokens == 128
     results = b.parity["results"]
-    assert set(results) == {"text", "speech", "video", "motion"}
+    assert set(results) == {"text", "sentence", "speech", "video", "motion"}
     assert all(r["passed"] and r["tokens"] <= TOLERANCE and r["weights"] <= TOLERANCE for r in results.values())
 
 
@@ -141,7 +143,7 @@ def test_parity_on_real_inputs(bundle, model, backbones, samples):
     )
     for r in results:
         print(r.line())
-    assert [r.modality for r in results] == ["text", "speech", "video", "motion"]
+    assert [r.modality for r in results] == ["text", "sentence", "speech", "video", "motion"]
     assert all(r.passed and r.tokens <= TOLERANCE and r.weights <= TOLERANCE for r in results)
     assert len(set(next(r for r in results if r.modality == "motion").lengths)) == 3  # unequal lengths, padded
 
@@ -192,6 +194,27 @@ def test_encoders_give_the_pytorch_tokens(encoders, model, backbones, bundle):
     frames = render_frames(clip.positions, n_frames=12, size=128, seed=1)
     assert prepare_frames(frames, 8, VIDEO_SIZE).shape == (8, 3, VIDEO_SIZE, VIDEO_SIZE)
     check(encoders.encode_video(frames), torch_item(model, "video", backbones.video([frames])[0]))
+
+
+def test_the_sentence_graph_is_sentence_transformers_minilm(encoders):
+    """The sentence graph on ONNX Runtime gives all-MiniLM-L6-v2's sentence embedding as sentence-transformers
+    computes it in PyTorch (mean pooling, normalised), batched and padded; the text graph's own sentence output
+    (a query's, cut at its 32 tokens) is the same vector for a query under that length."""
+    from sentence_transformers import SentenceTransformer
+
+    from preprocess.text import default_backbone
+
+    texts = ["a person waves with the left hand", "kick", "dataset 1 walk tired. " * 12]  # the last: 70 tokens
+    reference = SentenceTransformer(str(default_backbone()), device="cpu").encode(texts, convert_to_numpy=True)
+    ours = encoders.encode_sentences(texts)
+    assert ours.shape == (3, 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    assert relative_error([ours], [reference]) <= TOLERANCE
+    (tokens, weights), query = encoders.encode_query(texts[0])
+    assert np.abs(query - ours[0]).max() < 1e-5 and tokens.shape == encoders.encode_text(texts[:1])[0][0].shape
+    assert encoders.encode_query(texts[0], sentence=False)[1] is None
+    with pytest.raises(ValueError, match="non-empty list"):
+        encoders.encode_sentences([])
 
 
 def test_text_is_encoded_in_batches(encoders):

@@ -54,11 +54,14 @@ def speech_requests(config: pb.AudioConfig, data: bytes, chunk: int = 32 * 1024)
 
 
 def test_text_search_ranks_the_library(stub, demo_clips):
-    response = stub.SearchText(pb.SearchTextRequest(text="a person walks", options=pb.SearchOptions(top_k=5)))
-    assert len(response.hits) == 5 and response.library_size == 2 * len(demo_clips)
-    assert [h.rank for h in response.hits] == [1, 2, 3, 4, 5]
-    scores = [h.score for h in response.hits]
-    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
+    for fusion in (pb.FUSION_MODE_UNSPECIFIED, pb.FUSION_MODE_OFF):  # fused by default: the demo clips have metadata
+        options = pb.SearchOptions(top_k=5, fusion=fusion)
+        response = stub.SearchText(pb.SearchTextRequest(text="a person walks", options=options))
+        assert len(response.hits) == 5 and response.library_size == 2 * len(demo_clips)
+        assert [h.rank for h in response.hits] == [1, 2, 3, 4, 5]
+        scores = [h.score for h in response.hits]
+        assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)  # without fusion: Eq. 8
     assert not any(h.motion.mirror for h in response.hits)  # mirrors only when asked
     hit = response.hits[0].motion
     assert hit.licence.startswith("Bandai Namco") and hit.seconds > 0 and hit.frames > 0 and hit.caption

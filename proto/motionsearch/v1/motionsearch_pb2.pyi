@@ -7,40 +7,57 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FusionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FUSION_MODE_UNSPECIFIED: _ClassVar[FusionMode]
+    FUSION_MODE_ON: _ClassVar[FusionMode]
+    FUSION_MODE_OFF: _ClassVar[FusionMode]
+
 class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AUDIO_ENCODING_UNSPECIFIED: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_FILE: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_PCM_S16LE: _ClassVar[AudioEncoding]
     AUDIO_ENCODING_PCM_F32LE: _ClassVar[AudioEncoding]
+FUSION_MODE_UNSPECIFIED: FusionMode
+FUSION_MODE_ON: FusionMode
+FUSION_MODE_OFF: FusionMode
 AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
 AUDIO_ENCODING_FILE: AudioEncoding
 AUDIO_ENCODING_PCM_S16LE: AudioEncoding
 AUDIO_ENCODING_PCM_F32LE: AudioEncoding
 
 class SearchOptions(_message.Message):
-    __slots__ = ("top_k", "filter", "include_mirrors")
+    __slots__ = ("top_k", "filter", "include_mirrors", "fusion", "fusion_weight")
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_MIRRORS_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
+    FUSION_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     top_k: int
     filter: Filter
     include_mirrors: bool
-    def __init__(self, top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., include_mirrors: _Optional[bool] = ...) -> None: ...
+    fusion: FusionMode
+    fusion_weight: float
+    def __init__(self, top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., include_mirrors: _Optional[bool] = ..., fusion: _Optional[_Union[FusionMode, str]] = ..., fusion_weight: _Optional[float] = ...) -> None: ...
 
 class Filter(_message.Message):
-    __slots__ = ("contents", "styles", "min_seconds", "max_seconds", "source")
+    __slots__ = ("contents", "styles", "min_seconds", "max_seconds", "source", "tags", "folder")
     CONTENTS_FIELD_NUMBER: _ClassVar[int]
     STYLES_FIELD_NUMBER: _ClassVar[int]
     MIN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_FIELD_NUMBER: _ClassVar[int]
     contents: _containers.RepeatedScalarFieldContainer[str]
     styles: _containers.RepeatedScalarFieldContainer[str]
     min_seconds: float
     max_seconds: float
     source: str
-    def __init__(self, contents: _Optional[_Iterable[str]] = ..., styles: _Optional[_Iterable[str]] = ..., min_seconds: _Optional[float] = ..., max_seconds: _Optional[float] = ..., source: _Optional[str] = ...) -> None: ...
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    folder: str
+    def __init__(self, contents: _Optional[_Iterable[str]] = ..., styles: _Optional[_Iterable[str]] = ..., min_seconds: _Optional[float] = ..., max_seconds: _Optional[float] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., folder: _Optional[str] = ...) -> None: ...
 
 class SearchTextRequest(_message.Message):
     __slots__ = ("text", "options")

@@ -1,0 +1,1 @@
+"""Evaluation data written by hand (free-form queries) and their loaders and scorers, torch-free."""

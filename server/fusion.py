@@ -1,0 +1,64 @@
+"""Fusing two rankings of the library, torch-free: the learned Eq. 8 similarity and the metadata similarity.
+
+The learned ranking is the index's two-stage search (pooled prefetch, exact Eq. 8); the metadata ranking
+is the query's frozen sentence embedding against each motion's metadata embedding (``server.metadata``).
+Each gives its best candidates, best first; :func:`fuse` merges them into one ranking:
+
+* ``rrf`` (reciprocal-rank fusion): ``(1 - w) / (k + rank_learned) + w / (k + rank_metadata)``, a list a
+  motion is absent from adding nothing;
+* ``weighted``: ``(1 - w) * z_learned + w * z_metadata`` of each list's standardised scores, a motion absent
+  from a list taking that list's lowest.
+
+``w`` (``Fusion.weight``) is the metadata's share: 0 ranks by the learned similarity alone, 1 by metadata
+alone. The default method and weight are the ones ``python -m bench.fusion`` chose on the validation
+queries of ``eval/queries.jsonl`` (see docs/server.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+METHODS = ("rrf", "weighted")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    method: str = "rrf"
+    weight: float = 0.5  # the metadata ranking's share, 0..1
+    k: float = 10.0  # rrf's rank offset
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown fusion method {self.method!r}: {', '.join(METHODS)}")
+        if not 0.0 <= self.weight <= 1.0:  # also false for NaN
+            raise ValueError(f"fusion weight {self.weight} is not in [0, 1]")
+
+
+# chosen by ``python -m bench.fusion`` on the validation queries over the full Bandai Namco library (top-5 90.9 %,
+# tied with rrf at w 0.7, k 60; top-1 78.8 % against 69.7 %): bench/results/fusion.json
+DEFAULT = Fusion("weighted", 0.5)
+
+Ranked = list[tuple[str, float]]  # (key, score), best first
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    return (scores - scores.mean()) / max(float(scores.std()), 1e-6) if len(scores) else scores
+
+
+def fuse(learned: Ranked, metadata: Ranked, fusion: Fusion = DEFAULT) -> Ranked:
+    """One ranking of every key in either list (best first; ties keep the learned order, then the metadata's)."""
+    keys = list(dict.fromkeys([k for k, _ in learned] + [k for k, _ in metadata]))
+    score = dict.fromkeys(keys, 0.0)
+    for share, ranking in ((1.0 - fusion.weight, learned), (fusion.weight, metadata)):
+        if fusion.method == "rrf":
+            for rank, (key, _) in enumerate(ranking, 1):
+                score[key] += share / (fusion.k + rank)
+            continue
+        z = _standardised(np.array([s for _, s in ranking], dtype=np.float64))
+        have = {key: float(v) for (key, _), v in zip(ranking, z)}
+        floor = float(z.min()) if len(z) else 0.0
+        for key in keys:
+            score[key] += share * have.get(key, floor)
+    return sorted(score.items(), key=lambda item: -item[1])  # stable: ties keep the order of ``keys``

@@ -1,0 +1,44 @@
+"""The words a library knows about each clip, as one plain string the sentence graph embeds, torch-free.
+
+A clip record carries its :class:`~motion.sources.ClipMetadata`; :func:`describe` makes one string of it:
+its sidecar description, its content and style labels in words, the words of its path and its tags. The server embeds that
+string with the bundle's ``sentence`` graph at ingest and ranks it beside the learned Eq. 8 similarity
+(``server.fusion``). A mirrored copy moves the other way: its metadata has left and right swapped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from motion.sources import ClipMetadata, path_words
+
+_SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+_SIDE_WORD = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
+
+
+def folders(relative_folder: str | PurePath) -> list[str]:
+    """Every folder a clip lies in, relative to the library's root, outermost first (``a/b`` -> a, a/b): the
+    ``folder`` filter matches any of them, so filtering by a folder takes its subfolders too."""
+    parts = [p for p in PurePath(relative_folder).parts if p not in ("", ".")]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
+
+
+def label_words(*labels: str) -> str:
+    """Labels as words (``wave-left-hand``, ``tired`` -> "wave left hand tired")."""
+    return " ".join(path_words(PurePath(label)) for label in labels if label)
+
+
+def describe(m: ClipMetadata) -> str:
+    """The metadata string of a clip: its description, its labels in words, the words of its path, its tags."""
+    return metadata_text(m.description, label_words(m.content, m.style), m.words, " ".join(m.tags))
+
+
+def metadata_text(*pieces: str) -> str:
+    """One metadata string from its pieces (caption, labels, names, description, tags), blanks left out."""
+    return ". ".join(p.strip().rstrip(".") for p in pieces if p and p.strip())
+
+
+def mirrored(text: str) -> str:
+    """The metadata of a mirrored copy: left and right swapped as whole words."""
+    return _SIDE_WORD.sub(lambda m: _SIDES[m.group(0)], text)
