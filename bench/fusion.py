@@ -33,7 +33,7 @@ from exporter.bundle import Bundle
 from server.encoders import Encoders
 from server.fusion import DEFAULT, Fusion
 from server.index import SearchFilter
-from server.serve import ROOT, dataset_clips, open_library
+from server.serve import ROOT, open_library, source_clips
 
 GRID = [Fusion("rrf", w, k) for k in (10.0, 60.0) for w in (0.3, 0.5, 0.7, 0.85)] + [
     Fusion("weighted", w) for w in (0.3, 0.5, 0.7, 0.85)
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     bundle = Bundle.load(args.bundle)
     encoders = Encoders.open(bundle.path)
     library = open_library(bundle, encoders, args.library, None)
-    report = library.ingest(dataset_clips(args.source))
+    report = library.ingest(source_clips(args.source)[0])
     if report.added:
         library.index.optimize()
     if not library.has_metadata:

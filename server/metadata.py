@@ -1,9 +1,9 @@
 """The words a library knows about each clip, as one plain string the sentence graph embeds, torch-free.
 
-A clip record carries its :class:`~motion.sources.ClipMetadata`; :func:`describe` makes one string of it:
-its sidecar description, its content and style labels in words, the words of its path and its tags. The server embeds that
-string with the bundle's ``sentence`` graph at ingest and ranks it beside the learned Eq. 8 similarity
-(``server.fusion``). A mirrored copy moves the other way: its metadata has left and right swapped.
+A clip record carries its :class:`~motion.sources.ClipMetadata`; :func:`describe` makes one string of
+it: its sidecar description, its content and style labels in words, the words of its path and its tags.
+The server embeds that string with the bundle's ``sentence`` graph at ingest and ranks it beside the
+learned Eq. 8 similarity (``server.fusion``). A mirrored copy moves the other way: its metadata has left and right swapped.
 """
 
 from __future__ import annotations
