@@ -3,7 +3,8 @@
 A clip record carries its :class:`~motion.sources.ClipMetadata`; :func:`describe` makes one string of
 it: its sidecar description, its content and style labels in words, the words of its path and its tags.
 The server embeds that string with the bundle's ``sentence`` graph at ingest and ranks it beside the
-learned Eq. 8 similarity (``server.fusion``). A mirrored copy moves the other way: its metadata has left and right swapped.
+learned Eq. 8 similarity (``server.fusion``). A mirrored copy moves the other way: its metadata has left
+and right swapped.
 """
 
 from __future__ import annotations
