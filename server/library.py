@@ -27,7 +27,7 @@ from motion.canonical import canonicalize
 from motion.features import motion_features
 from motion.mirror import mirror_bvh, mirror_positions
 from motion.resample import MAX_FRAMES, crop_bvh, in_place_bvh, resample_bvh
-from motion.rigs import RigError, RigMap
+from motion.rigs import RigMap
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
 
@@ -38,6 +38,10 @@ BANDAI_NAMCO = "Bandai Namco Research Motion Dataset, CC BY-NC 4.0 (github.com/B
 
 class LibraryError(ValueError):
     """A request the library cannot serve, in words: a bad id, an unreadable BVH, bad options."""
+
+
+class IdTaken(LibraryError):
+    """An upload whose id is taken by other content."""
 
 
 class UnknownMotion(KeyError):
@@ -64,6 +68,7 @@ class ClipInfo:
     caption: str = ""
     rig: RigMap | None = None
     keep: bool = False  # copy the file into the library (uploads), else reference it in place
+    replace: bool = False  # an upload that may replace the clip of the same id
 
 
 @dataclass
@@ -104,13 +109,15 @@ class Library:
         try:
             bvh = read_bvh(path)
             canon = canonicalize(bvh, rig=rig)
-        except (BvhError, RigError) as error:
-            raise LibraryError(str(error)) from None
-        embeddings = []
-        for positions in (canon.positions, mirror_positions(canon.positions)):
-            features = motion_features(positions, canon.fps)
-            start = max(0, (len(features) - MAX_FRAMES) // 2)
-            embeddings.append(self.encoders.encode_motion(features[start : start + MAX_FRAMES]))
+            embeddings = []
+            for positions in (canon.positions, mirror_positions(canon.positions)):
+                features = motion_features(positions, canon.fps)
+                start = max(0, (len(features) - MAX_FRAMES) // 2)
+                embeddings.append(self.encoders.encode_motion(features[start : start + MAX_FRAMES]))
+        except BvhError as error:  # its reason, with the file's name but not the folder it sits in
+            raise LibraryError(f"{path.name}: {error.reason}") from None
+        except ValueError as error:  # a rig no map fits, too few frames, values that overflow
+            raise LibraryError(f"{path.name}: {error}") from None
         facts = {"fps": float(bvh.fps), "frames": int(bvh.n_frames), "seconds": float(bvh.n_frames / bvh.fps),
                  "up": canon.up}  # fmt: skip
         return facts, embeddings
@@ -121,6 +128,10 @@ class Library:
         sha = sha256_of(clip.path)
         if sha in self._by_sha:
             return None
+        why = self.conflict(clip, sha)
+        if why:
+            raise IdTaken(f"{clip.path.name}: {why}")
+        old = self.index.get(clip.id)
         facts, (own, mirrored) = self.embed(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
@@ -132,8 +143,25 @@ class Library:
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)"}
         self.index.upsert([MotionRecord(clip.id, *own, payload), MotionRecord(mirror_id, *mirrored, mirror_payload)])
+        if old is not None:  # replaced: its old content is no longer indexed
+            self._by_sha.pop(old.payload["sha256"], None)
         self._by_sha[sha] = clip.id
         return payload
+
+    def conflict(self, clip: ClipInfo, sha: str | None = None) -> str | None:
+        """Why an upload (``clip.keep``) may not take its id, or None: uploads never take over another clip's id
+        or a mirror's id (its own or its mirror's), unless ``clip.replace`` names an existing clip to replace.
+        Content already indexed is no conflict (it is reported unchanged)."""
+        if not clip.keep or (sha or sha256_of(clip.path)) in self._by_sha:
+            return None
+        own, mirror = self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)
+        if own is not None and own.payload["mirror"]:
+            return f"{clip.id} is the id of a mirrored clip; mirrors cannot be uploaded"
+        if mirror is not None and not mirror.payload["mirror"]:
+            return f"its mirror's id {mirror.payload['id']} is taken by another clip"
+        if own is not None and not clip.replace:
+            return f"the library has other content under the id {clip.id} (set replace to replace it)"
+        return None
 
     def ingest(self, clips: list[ClipInfo], progress: bool = True) -> IngestReport:
         report = IngestReport()
@@ -152,8 +180,10 @@ class Library:
     def delete(self, ids: list[str]) -> tuple[int, list[str]]:
         """Remove clips (and their mirrors) by id; returns the number removed and the ids not found."""
         removed, missing = 0, []
+        for motion_id in ids:  # all are checked before any is deleted
+            check_id(motion_id)
         for motion_id in ids:
-            record = self.index.get(check_id(motion_id))
+            record = self.index.get(motion_id)
             if record is None:
                 missing.append(motion_id)
                 continue
