@@ -64,7 +64,7 @@ def describe(error: BaseException) -> str:
     """One log line for an unexpected error: its type, message and where it was raised (no traceback flood)."""
     frames = traceback.extract_tb(error.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    return f"{type(error).__name__}: {str(error)[:300]}{where}"
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:300]}{where}"
 
 
 @contextmanager

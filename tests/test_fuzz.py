@@ -46,12 +46,10 @@ def served(library_server, request):
     library, address = library_server(4, Limits(stream_idle_seconds=5, stream_total_seconds=30))
     start, baseline = time.perf_counter(), rss_mb()
     yield library, address, baseline
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     line = (f"fuzz: seed {SEED}, {stats['examples']} examples ({stats['calls']} calls) over every RPC in "
             f"{time.perf_counter() - start:.1f} s, RSS {rss_mb() - baseline:+.0f} MB")  # fmt: skip
-    if reporter:
-        reporter.write_line(line)
-    print(line)
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(f"\n{line}")
 
 
 @pytest.fixture(scope="module")
