@@ -4,7 +4,7 @@ Each test is one batch for one RPC. Every call must end within its deadline with
 UNKNOWN, never INTERNAL, never the client's DEADLINE_EXCEEDED), with a message free of server paths and
 object reprs; after each batch the server must answer a health check and a text search within 1 s and its
 RSS must stay under a fixed ceiling. The run is seeded (``MOTIONSEARCH_FUZZ_SEED``, default 17) and bounded
-(``MOTIONSEARCH_FUZZ_EXAMPLES`` per RPC, default 25: about a minute on 2 cores); the summary line gives the
+(``MOTIONSEARCH_FUZZ_EXAMPLES`` per RPC, default 50: about a minute on 2 cores); the summary line gives the
 seed, the number of examples and the time.
 """
 
@@ -16,6 +16,7 @@ import os
 import struct
 import time
 import zlib
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -31,7 +32,7 @@ from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from server.limits import Limits
 
 SEED = int(os.environ.get("MOTIONSEARCH_FUZZ_SEED", "17"))
-EXAMPLES = int(os.environ.get("MOTIONSEARCH_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MOTIONSEARCH_FUZZ_EXAMPLES", "50"))
 RSS_CEILING_MB = 1500  # growth over the RSS when the suite starts, for the whole suite
 DEADLINE = 20.0  # seconds per call: far above any answer, so a hang shows as DEADLINE_EXCEEDED
 BAD = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -107,7 +108,8 @@ filters = st.builds(pb.Filter, contents=st.lists(labels, max_size=4), styles=st.
                     min_seconds=floats, max_seconds=floats, source=labels)  # fmt: skip
 options = st.builds(pb.SearchOptions, top_k=st.integers(0, 2**32 - 1) | st.integers(0, 120), filter=filters,
                     include_mirrors=st.booleans())  # fmt: skip
-names = st.text(max_size=40) | st.sampled_from(["../x.bvh", "a/b.bvh", "M.bvh", ".bvh", "x" * 200 + ".bvh"])
+names = st.text(max_size=40) | st.sampled_from(["../x.bvh", "a/b.bvh", "M.bvh", ".bvh", "x" * 200 + ".bvh", "up.bvh"])
+rig_maps = st.sampled_from(["", "{}", "[]", "null", '{"joints": {"pelvis": 3}}', "{" * 5000]) | st.text(max_size=50)
 
 
 @st.composite
@@ -135,6 +137,27 @@ def bvh_files(draw) -> bytes:
     elif cut == "bytes":
         text = draw(st.binary(max_size=300))
     return text
+
+
+DEMO_CLIP = sorted((Path(__file__).resolve().parents[1] / "data" / "demo").glob("*.bvh"))[0].read_text()
+EXTREME = ["1e308", "-1e308", "nan", "inf", "1e-310", "3.4e38", "1e19", "-0", "99999999"]
+
+
+@st.composite
+def clip_mutants(draw) -> bytes:
+    """A real humanoid clip (so the whole pipeline runs: rig, resampling, features, encoder) with its frame count,
+    Frame Time and some values replaced by extreme ones."""
+    lines = DEMO_CLIP.splitlines()
+    at = lines.index("MOTION")
+    body = lines[at + 3 :][: draw(st.integers(1, 80))]
+    rows = [line.split() for line in body]
+    for _ in range(draw(st.integers(0, 4))):
+        f, c = draw(st.integers(0, len(rows) - 1)), draw(st.integers(0, len(rows[0]) - 1))
+        rows[f][c] = draw(st.sampled_from(EXTREME))
+    frame_time = draw(st.sampled_from(["0.0333333", "0.001", "0.5", "59", "1e-5", "7"]))
+    declared = draw(st.sampled_from([str(len(rows)), str(len(rows) + 1)]))
+    out = lines[: at + 1] + [f"Frames: {declared}", f"Frame Time: {frame_time}"] + [" ".join(r) for r in rows]
+    return "\n".join(out).encode()
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -224,8 +247,7 @@ def test_fuzz_get_motion(stub, batch, ids, data, fps, start, end, flags):
 
 @FUZZ
 @seed(SEED)
-@given(bvh=bvh_files(), rig=st.sampled_from(["", "{}", "[]", "null", '{"joints": {"pelvis": 3}}', "{" * 5000])
-       | st.text(max_size=50), options=options)  # fmt: skip
+@given(bvh=bvh_files() | clip_mutants(), rig=rig_maps, options=options)
 def test_fuzz_search_motion(stub, batch, bvh, rig, options):
     stats["examples"] += 1
     call(lambda: stub.SearchMotion(pb.SearchMotionRequest(bvh=bvh, rig_json=rig, options=options), timeout=DEADLINE))
@@ -258,7 +280,7 @@ def test_fuzz_search_video(stub, batch, kind, fps, frames, options, shuffle):
 
 @FUZZ
 @seed(SEED)
-@given(files=st.lists(st.tuples(names, bvh_files(), labels, st.text(max_size=30), st.booleans()), max_size=3),
+@given(files=st.lists(st.tuples(names, bvh_files() | clip_mutants(), labels, rig_maps, st.booleans()), max_size=3),
        chunk_first=st.booleans())  # fmt: skip
 def test_fuzz_ingest(stub, batch, files, chunk_first):
     stats["examples"] += 1
