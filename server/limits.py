@@ -53,6 +53,7 @@ class Limits:
     stream_idle_seconds: float = 10.0  # a client stream that sends nothing for this long is closed
     stream_total_seconds: float = 120.0  # a client stream that takes longer than this is closed
     max_client_streams: int = 8  # client-streaming calls open at once (of the worker pool's threads)
+    max_stream_messages: int = 20_000  # messages in one client stream (each costs a round trip; send larger chunks)
 
 
 class Abort(Exception):

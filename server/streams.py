@@ -7,11 +7,13 @@ So client-streaming calls pass :class:`StreamGate` (at most ``Limits.max_client_
 once, the rest of the pool stays free for unary calls and health; over it: RESOURCE_EXHAUSTED at
 once), and :func:`guarded` reads the stream on a helper thread so that a stream silent for
 ``stream_idle_seconds``, or open longer than ``stream_total_seconds``, is closed with
-DEADLINE_EXCEEDED. When the call ends, grpc ends the iterator and the helper thread with it.
+DEADLINE_EXCEEDED, and one of more than ``max_stream_messages`` messages (a byte at a time, say) with
+RESOURCE_EXHAUSTED. When the call ends, grpc ends the iterator and the helper thread with it.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -80,7 +82,7 @@ def guarded(request_iterator, context, limits: Limits) -> Iterator:
 
 def _take(messages: queue.Queue, context, limits: Limits) -> Iterator:
     deadline = time.monotonic() + limits.stream_total_seconds
-    while True:
+    for count in itertools.count(1):
         wait = min(limits.stream_idle_seconds, deadline - time.monotonic())
         try:
             message = messages.get(timeout=max(wait, 0.0))
@@ -96,4 +98,6 @@ def _take(messages: queue.Queue, context, limits: Limits) -> Iterator:
             if not context.is_active():
                 raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
             return
+        if count > limits.max_stream_messages:
+            raise too_big(f"the stream has over {limits.max_stream_messages} messages: send larger chunks")
         yield message

@@ -213,6 +213,16 @@ def test_sixteen_idle_streams_do_not_starve_searches_and_are_closed(stub, channe
     still_serving(stub, channel)
 
 
+def test_a_stream_of_tiny_chunks_is_cut_short(stub, channel):
+    """Found by the fuzz suite: a WAV sent a byte per message took longer than any deadline."""
+    config = pb.SearchSpeechRequest(config=pb.AudioConfig(encoding=pb.AUDIO_ENCODING_FILE))
+    data = bytes(300_000)
+    messages = [config] + [pb.SearchSpeechRequest(chunk=data[i : i + 1]) for i in range(len(data))]
+    assert "larger chunks" in refused(lambda: stub.SearchSpeech(iter(messages), timeout=30), Code.RESOURCE_EXHAUSTED,
+                                      seconds=10)  # fmt: skip
+    still_serving(stub, channel)
+
+
 # 5. NaN and infinity
 
 
