@@ -241,7 +241,10 @@ def sine(n: int) -> bytes:
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), max(size, 1))]
+    """``data`` in pieces of ``size`` bytes, at most 25,000 of them (past the server's 20,000 messages a stream,
+    and few enough that this process does not fill its own memory with messages)."""
+    size = max(size, 1, -(-len(data) // 25_000))
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 # one batch per RPC
