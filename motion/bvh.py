@@ -9,7 +9,9 @@ the file, the line or frame, and what is wrong.
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from scipy.spatial.transform import Rotation
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 VALID_CHANNELS = frozenset(POSITION_CHANNELS + ROTATION_CHANNELS)
+MAX_DEPTH = 200  # joints nested deeper than this are refused (a humanoid needs about 15)
+MIN_FRAME_TIME, MAX_FRAME_TIME = 1e-5, 60.0  # seconds per frame: 100 kHz down to one frame a minute
 
 
 class BvhError(ValueError):
@@ -159,14 +163,17 @@ def _read_hierarchy(path: Path, text: str, lines: list[str]) -> tuple[Skeleton, 
     head = "\n".join(lines[:motion_line])
     if head.count("{") != head.count("}"):
         raise BvhError(path, f"malformed hierarchy: {head.count('{')} '{{' but {head.count('}')} '}}'")
+    depth = max(itertools.accumulate(1 if c == "{" else -1 for c in head if c in "{}"), default=0)
+    if depth > MAX_DEPTH:  # bvhio and the joint walk below recurse once per level
+        raise BvhError(path, f"the hierarchy is nested {depth} levels deep; at most {MAX_DEPTH} are read")
     # bvhio loops forever at end of file, so it only sees text that reaches MOTION.
     try:
         root = bvhio.readAsBvh(str(path), loadKeyFrames=False).Root
     except SyntaxError as err:
         where = f"line {err.args[1][1]}: " if len(err.args) > 1 and isinstance(err.args[1], tuple) else ""
         raise BvhError(path, f"{where}{err.args[0]}") from None
-    except (IndexError, ValueError) as err:
-        raise BvhError(path, f"malformed hierarchy ({err})") from None
+    except (IndexError, ValueError, TypeError, AttributeError, RecursionError) as err:
+        raise BvhError(path, f"malformed hierarchy ({type(err).__name__}: {str(err)[:100]})") from None
 
     names, parents, offsets, channels, end_sites = [], [], [], [], []
 
@@ -211,8 +218,9 @@ def _read_motion(path: Path, lines: list[str], motion_line: int, skeleton: Skele
         frame_time = float(rest[1][1].split(":", 1)[1])
     except ValueError:
         raise BvhError(path, f"line {rest[0][0]}: frame count and frame time must be numbers") from None
-    if not math.isfinite(frame_time) or frame_time <= 0:
-        raise BvhError(path, f"line {rest[1][0]}: frame time must be a positive number, got {frame_time}")
+    if not math.isfinite(frame_time) or not MIN_FRAME_TIME <= frame_time <= MAX_FRAME_TIME:
+        raise BvhError(path, f"line {rest[1][0]}: frame time must be a positive number of seconds from "
+                             f"{MIN_FRAME_TIME:g} to {MAX_FRAME_TIME:g}, got {frame_time:g}")  # fmt: skip
     frames = rest[2:]
     if n_frames <= 0 or not frames:
         raise BvhError(path, "empty motion: the file has no frames")
@@ -221,18 +229,20 @@ def _read_motion(path: Path, lines: list[str], motion_line: int, skeleton: Skele
     if len(frames) > n_frames:
         raise BvhError(path, f"the header declares {n_frames} frames but the file has {len(frames)} frame lines")
     n_channels = skeleton.n_channels
-    rows = [line.split() for _, line in frames]
-    for f, (row, (line_no, _)) in enumerate(zip(rows, frames)):
-        if len(row) != n_channels:
+    for f, (line_no, line) in enumerate(frames):
+        count = len(line.split())
+        if count != n_channels:
             raise BvhError(
                 path,
-                f"line {line_no} (frame {f}): wrong channel count: {len(row)} values,"
-                f" the hierarchy declares {n_channels}",
+                f"line {line_no} (frame {f}): wrong channel count: {count} values, the hierarchy declares {n_channels}",
             )
+    # One parse of the whole block (8 bytes per value, no Python object per value); only on an error is
+    # it parsed again line by line, to name the line.
     try:
-        values = np.array(rows, dtype=np.float64)
-    except ValueError as err:
-        raise BvhError(path, f"non-numeric value in the motion data ({err})") from None
+        values = _numbers("\n".join(line for _, line in frames)).reshape(n_frames, n_channels)
+    except ValueError:
+        f = next((f for f, (_, line) in enumerate(frames) if not _parses(line, n_channels)), 0)
+        raise BvhError(path, f"line {frames[f][0]} (frame {f}): non-numeric value in the motion data") from None
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         f, c = bad[0]
@@ -244,6 +254,22 @@ def _read_motion(path: Path, lines: list[str], motion_line: int, skeleton: Skele
             f" ({len(bad)} non-finite values in all)",
         )
     return frame_time, values
+
+
+def _numbers(text: str) -> np.ndarray:
+    with warnings.catch_warnings():  # older numpy warns and stops at the first non-number, newer raises
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            return np.fromstring(text, dtype=np.float64, sep=" ")
+        except DeprecationWarning:
+            raise ValueError("non-numeric value") from None
+
+
+def _parses(line: str, n_values: int) -> bool:
+    try:
+        return _numbers(line).size == n_values
+    except ValueError:
+        return False
 
 
 def write_bvh(path: str | Path, motion: BvhMotion, precision: int = 6) -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from motion.bvh import BvhMotion, read_bvh
+from motion.bvh import BvhError, BvhMotion, read_bvh
 from motion.kinematics import forward_kinematics, yaw_matrix
 from motion.resample import TARGET_FPS, resample_positions
-from motion.rigs import RigError, RigMap, resolve_rig
+from motion.rigs import RigError, RigMap, resolve_rig, separate_coincident
 from motion.skeleton import FEET, HIPS, INDEX, SHOULDERS
 
 UNIT_SCALE = {"m": 1.0, "cm": 0.01, "inch": 0.0254}
@@ -115,6 +115,9 @@ def canonicalize(
     """Map a parsed BVH onto the canonical skeleton (see the module docstring)."""
     bound = resolve_rig(motion.skeleton, rig)
     world, _ = forward_kinematics(motion)
+    if not np.isfinite(world).all():
+        raise BvhError(motion.source, "joint positions overflow: the file's offsets or values are too large")
+    bound = separate_coincident(bound, bound.canonical_positions(world[:1])[0])
     positions = bound.canonical_positions(world)
     up = up or bound.rig.up or detect_up(positions)
     positions = to_y_up(positions, up)

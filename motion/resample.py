@@ -8,6 +8,8 @@ aligned to the clip's end, so every frame is in at least one window.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
@@ -15,12 +17,24 @@ from motion.bvh import BvhMotion
 
 TARGET_FPS = 20.0
 MAX_FRAMES = 196
+MAX_RESAMPLED_FRAMES = 216_000  # 3 hours at 20 fps: resampling allocates before it can be stopped
+
+
+def resampled_length(n_frames: int, src_fps: float, dst_fps: float) -> int:
+    """How many frames resampling ``n_frames`` from ``src_fps`` to ``dst_fps`` makes (computed, not allocated);
+    ValueError when that is over ``MAX_RESAMPLED_FRAMES`` or the rates are not positive finite numbers."""
+    if not (math.isfinite(src_fps) and math.isfinite(dst_fps) and src_fps > 0 and dst_fps > 0):
+        raise ValueError(f"cannot resample from {src_fps:g} to {dst_fps:g} fps")
+    frames = math.floor((n_frames - 1) / src_fps * dst_fps + 1e-3) + 1  # frame times are often rounded (0.0333333)
+    if frames > MAX_RESAMPLED_FRAMES:
+        raise ValueError(f"{n_frames} frames at {src_fps:g} fps would be {frames} frames at {dst_fps:g} fps; "
+                         f"at most {MAX_RESAMPLED_FRAMES} are resampled")  # fmt: skip
+    return frames
 
 
 def _sample_times(n_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
     """Source-frame coordinates of the output frames, covering the clip's duration."""
-    duration = (n_frames - 1) / src_fps
-    n_out = int(np.floor(duration * dst_fps + 1e-3)) + 1  # frame times are often rounded (0.0333333)
+    n_out = resampled_length(n_frames, src_fps, dst_fps)
     return np.minimum(np.arange(n_out) * (src_fps / dst_fps), n_frames - 1)
 
 

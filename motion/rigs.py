@@ -12,8 +12,15 @@ first present wins), or a point between two source joints. Matching ignores
 case and a namespace prefix (``mixamorig:Hips`` matches ``Hips``). Source
 joints that no entry names are dropped. ``units`` and ``up`` are optional
 declarations; without them they are detected (see ``motion.canonical``).
-``requires`` lists extra joints a file must have for the map to fit, which
-tells apart presets that share joint names (CMU and Mixamo).
+``requires`` lists extra joints a file must have for the map to fit (a user
+map may use it; the presets require nothing beyond their canonical joints).
+When several presets fit a file, the one that uses most of its joints wins
+(a Mixamo file has every joint the CMU map names, plus Spine2).
+
+Two canonical joints at the same place (a zero-length bone, such as a Mixamo
+spine joint exported at zero offset) have no direction, which the features
+need: :func:`separate_coincident` maps the joint past its twin, halfway
+between its neighbours on the chain, or names both when it cannot.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from motion.bvh import Skeleton
-from motion.skeleton import JOINTS
+from motion.skeleton import JOINTS, PARENTS
 
 
 class RigError(ValueError):
@@ -129,6 +136,45 @@ class BoundRig:
         return a + (b - a) * self.weights[None, :, None]
 
 
+def separate_coincident(bound: BoundRig, rest: np.ndarray) -> BoundRig:
+    """``bound`` with every canonical joint that sits on its canonical parent (in ``rest``, the (22, 3) canonical
+    positions of one frame) moved halfway between its parent and its only child, or, for a joint at the end of a
+    chain, its parent moved halfway between its own parent and the joint. Raises :class:`RigError` naming the
+    joints when neither fits."""
+    sources, weights, rest = bound.sources.copy(), bound.weights.copy(), np.asarray(rest, dtype=np.float64).copy()
+    tol = max(1e-4 * float(np.ptp(rest, axis=0).max()), 1e-12)
+    children = [[k for k, p in enumerate(PARENTS) if p == j] for j in range(len(JOINTS))]
+
+    def single(j: int) -> int | None:  # the one source joint a canonical joint is, or None for a point between two
+        if sources[j, 0] == sources[j, 1] or weights[j] in (0.0, 1.0):
+            return int(sources[j, int(weights[j] >= 1.0)])
+        return None
+
+    def between(j: int, a: int, b: int) -> bool:
+        if single(a) is None or single(b) is None or np.linalg.norm(rest[a] - rest[b]) <= tol:
+            return False
+        sources[j], weights[j], rest[j] = (single(a), single(b)), 0.5, (rest[a] + rest[b]) / 2
+        return True
+
+    stuck = []
+    for joint in range(1, len(JOINTS)):
+        parent = PARENTS[joint]
+        if np.linalg.norm(rest[joint] - rest[parent]) > tol:
+            continue
+        kids, grand = children[joint], PARENTS[parent]
+        moved = len(kids) == 1 and between(joint, parent, kids[0])
+        if not moved and len(children[parent]) == 1 and grand >= 0:
+            moved = between(parent, grand, joint)
+        if not moved:
+            stuck.append(f"{JOINTS[parent]} and {JOINTS[joint]}")
+    if stuck:
+        raise RigError(f"rig {bound.rig.name!r}: joints at the same place ({'; '.join(stuck)}): a zero-length bone "
+                       "has no direction; pass a rig map that places one of them elsewhere")  # fmt: skip
+    if np.array_equal(sources, bound.sources) and np.array_equal(weights, bound.weights):
+        return bound
+    return BoundRig(bound.rig, sources, weights)
+
+
 def _valid_entry(entry: object) -> bool:
     if isinstance(entry, str):
         return True
@@ -139,6 +185,17 @@ def _valid_entry(entry: object) -> bool:
         pair = isinstance(between, list | tuple) and len(between) == 2 and all(isinstance(n, str) for n in between)
         return pair and isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t <= 1
     return False
+
+
+def _known(rig: RigMap, skeleton: Skeleton) -> int:
+    """How many of the joint names ``rig`` mentions the skeleton has (ranks presets that do not fit)."""
+    have = {_plain(n) for n in skeleton.names}
+    names: set[str] = set()
+    for entry in rig.joints.values():
+        if isinstance(entry, dict):
+            entry = entry.get("between", ())
+        names.update([entry] if isinstance(entry, str) else entry)
+    return sum(_plain(n) in have for n in names)
 
 
 def _plain(name: str) -> str:
@@ -175,13 +232,15 @@ def resolve_rig(skeleton: Skeleton, rig: str | Path | RigMap | None = None) -> B
         if Path(rig).suffix == ".json" or Path(rig).is_file():
             return RigMap.from_file(rig).bind(skeleton)
         raise RigError(f"unknown rig {str(rig)!r}: use a preset ({', '.join(available)}) or a JSON map file")
-    errors = []
+    errors, fits = [], []
     for preset in available.values():
         try:
-            return preset.bind(skeleton)
+            fits.append(preset.bind(skeleton))
         except RigError as err:
-            errors.append((err.n_missing, str(err)))
-    closest = min(errors)[1]
+            errors.append((err.n_missing, -_known(preset, skeleton), str(err)))
+    if fits:  # the preset that uses most of the file's joints: Mixamo's Spine2 makes a Mixamo file Mixamo, not CMU
+        return max(fits, key=lambda bound: len(set(bound.sources.ravel().tolist())))
+    closest = min(errors)[2]
     raise RigError(
         f"unknown rig: no preset fits this skeleton (joints: {', '.join(skeleton.names[:12])}"
         f"{'…' if skeleton.n_joints > 12 else ''}). Closest: {closest}. "

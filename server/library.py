@@ -41,7 +41,7 @@ from motion.canonical import canonicalize
 from motion.features import motion_features
 from motion.mirror import MIRROR_PREFIX, mirror_bvh, mirror_positions
 from motion.resample import TARGET_FPS, crop_bvh, crop_windows, in_place_bvh, resample_bvh
-from motion.rigs import RigError, RigMap
+from motion.rigs import RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
@@ -54,6 +54,10 @@ WINDOW_STRIDE = 4  # a long take's windows start a quarter window apart (2.45 s)
 
 class LibraryError(ValueError):
     """A request the library cannot serve, in words: a bad id, an unreadable BVH, bad options."""
+
+
+class IdTaken(LibraryError):
+    """An upload whose id is taken by other content."""
 
 
 class UnknownMotion(KeyError):
@@ -76,6 +80,7 @@ class ClipInfo:
     metadata: ClipMetadata = field(default_factory=ClipMetadata)
     rig: RigMap | None = None
     keep: bool = False  # copy the file into the library (uploads), else reference it in place
+    replace: bool = False  # an upload that may replace the clip of the same id
 
     @property
     def label(self) -> str:
@@ -139,8 +144,12 @@ class Library:
         try:
             bvh = read_bvh(path)
             canon = canonicalize(bvh, rig=rig)
-        except (BvhError, RigError, ValueError, OSError) as error:  # RigError and BvhError are ValueErrors
-            raise LibraryError(str(error) or type(error).__name__) from None
+        except BvhError as error:  # its reason, with the file's name but not the folder it sits in
+            raise LibraryError(f"{path.name}: {error.reason}") from None
+        except ValueError as error:  # a rig no map fits (RigError), too few frames, values that overflow
+            raise LibraryError(f"{path.name}: {error}") from None
+        except OSError as error:
+            raise LibraryError(f"{path.name}: {error.strerror or 'cannot be read'}") from None
         facts = {"fps": float(bvh.fps), "frames": int(bvh.n_frames), "seconds": float(bvh.n_frames / bvh.fps),
                  "up": canon.up}  # fmt: skip
         return facts, canon.positions
@@ -178,6 +187,9 @@ class Library:
             if self._by_sha[sha] == clip.id:
                 self._refresh(clip)
             return None
+        why = self.conflict(clip, sha)
+        if why:
+            raise IdTaken(f"{clip.path.name}: {why}")
         facts, spans, own, mirrored_windows = self.embed_windows(clip.path, clip.rig)
         path = clip.path
         if clip.keep:
@@ -221,6 +233,21 @@ class Library:
             return
         self.index.upsert([MotionRecord(r.id, r.tokens, r.weights, r.payload | fields) for r in records])
 
+    def conflict(self, clip: ClipInfo, sha: str | None = None) -> str | None:
+        """Why an upload (``clip.keep``) may not take its id, or None: uploads never take over another clip's id
+        or a mirror's id (its own or its mirror's), unless ``clip.replace`` names an existing clip to replace.
+        Content already indexed is no conflict (it is reported unchanged)."""
+        if not clip.keep or (sha or sha256_file(clip.path)) in self._by_sha:
+            return None
+        own, mirror = self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)
+        if own is not None and own.payload["mirror"]:
+            return f"{clip.id} is the id of a mirrored clip; mirrors cannot be uploaded"
+        if mirror is not None and not mirror.payload["mirror"]:
+            return f"its mirror's id {mirror.payload['id']} is taken by another clip"
+        if own is not None and not clip.replace:
+            return f"the library has other content under the id {clip.id} (set replace to replace it)"
+        return None
+
     def ingest(self, clips: list[ClipInfo], progress: bool = True) -> IngestReport:
         report = IngestReport()
         for clip in tqdm(clips, desc="indexing motions", unit="clip", disable=not progress):
@@ -252,8 +279,10 @@ class Library:
     def delete(self, ids: list[str]) -> tuple[int, list[str]]:
         """Remove clips (and their mirrors) by id; returns the number removed and the ids not found."""
         removed, missing = 0, []
+        for motion_id in ids:  # all are checked before any is deleted
+            check_id(motion_id)
         for motion_id in ids:
-            record = self.index.get(check_id(motion_id))
+            record = self.index.get(motion_id)
             if record is None:
                 missing.append(motion_id)
                 continue

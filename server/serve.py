@@ -16,6 +16,7 @@ taking calls and drains the ones in flight.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -37,10 +38,12 @@ from motion.rigs import RigError, RigMap
 from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from server.auth import TokenAuth, check_exposure
 from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
 from server.library import ClipInfo, IngestReport, Library
-from server.service import Limits, MotionSearchServicer
+from server.limits import Limits
+from server.service import MotionSearchServicer
 from server.similarity import Similarity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,25 +52,6 @@ DATASET_ENV = "MOTIONSEARCH_DATASET"
 REPORT = "ingest-report.json"
 SERVICE = pb.DESCRIPTOR.services_by_name["MotionSearch"].full_name
 log = logging.getLogger("motionsearch.server")
-
-
-class TokenAuth(grpc.ServerInterceptor):
-    """Require ``authorization: Bearer TOKEN`` metadata on every call except health checks."""
-
-    def __init__(self, token: str) -> None:
-        self.expected = f"Bearer {token}"
-
-        def deny(request, context):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token (metadata authorization: Bearer …)")
-
-        self.deny = grpc.unary_unary_rpc_method_handler(deny)
-
-    def intercept_service(self, continuation, handler_call_details):
-        method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        if method.startswith("/grpc.health.") or metadata.get("authorization") == self.expected:
-            return continuation(handler_call_details)
-        return self.deny
 
 
 def ensure_bundle(bundle: Path, run: Path) -> Path:
@@ -125,9 +109,12 @@ def build_server(
 
     BLAS is limited to one thread for the process: the index rescoring's matrix products are small
     and run on up to ``workers`` request threads at once, where BLAS's own threads only contend with
-    them and with ONNX Runtime (measured: index p50 8.4 -> 4.7 ms on 2 cores).
+    them and with ONNX Runtime (measured: index p50 8.4 -> 4.7 ms on 2 cores). Client-streaming calls
+    may hold at most half the workers (``Limits.max_client_streams``), so unary calls and health checks
+    always find a free thread.
     """
     threadpool_limits(1, user_api="blas")
+    limits = dataclasses.replace(limits, max_client_streams=min(limits.max_client_streams, max(1, workers // 2)))
     options = [("grpc.max_receive_message_length", max_message_mb * 2**20),
                ("grpc.max_send_message_length", max_message_mb * 2**20)]  # fmt: skip
     interceptors = [TokenAuth(token)] if token else []
@@ -170,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("MOTIONSEARCH_TOKEN"), help="require this bearer token")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--insecure", action="store_true", help="allow a non-loopback --address without --token")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--max-message-mb", type=int, default=16)
     parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain in-flight calls on shutdown")
@@ -177,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("TLS needs both --tls-cert and --tls-key")
+    check_exposure(args.address, args.token, bool(args.tls_cert), args.insecure)
 
     try:
         rig = RigMap.from_file(args.rig) if args.rig else None

@@ -87,3 +87,31 @@ def server_address(served_library) -> str:
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop(None)
+
+
+@pytest.fixture(scope="session")
+def library_server(tmp_path_factory, onnx_bundle):
+    """A factory for tests that change the library or need other limits: ``library_server(n_clips, limits)``
+    indexes the first ``n_clips`` demo clips into a fresh Qdrant Edge shard, starts a live loopback server on it
+    and returns ``(library, address)``; all are stopped at the end of the session."""
+    from server.encoders import Encoders
+    from server.index import open_index
+    from server.library import Library
+    from server.serve import build_server, dataset_clips
+
+    encoders = Encoders.open(onnx_bundle)
+    started = []
+
+    def start(n_clips: int, limits, **options):
+        folder = tmp_path_factory.mktemp("library")
+        library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
+        assert len(library.ingest(dataset_clips(DEMO)[:n_clips], progress=False).added) == n_clips
+        server, port = build_server(library, "127.0.0.1:0", limits, **options)
+        server.start()
+        started.append((server, library))
+        return library, f"127.0.0.1:{port}"
+
+    yield start
+    for server, library in started:
+        server.stop(None)
+        library.index.close()

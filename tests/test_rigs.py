@@ -17,8 +17,9 @@ import pytest
 
 from motion import BvhMotion, RigError, canonicalize, load_canonical, read_bvh, write_bvh
 from motion.bvh import POSITION_CHANNELS, Skeleton
+from motion.features import motion_features
 from motion.kinematics import forward_kinematics
-from motion.rigs import mirror_partners, presets, resolve_rig
+from motion.rigs import RigMap, mirror_partners, presets, resolve_rig
 from motion.skeleton import INDEX, JOINTS
 
 # Bandai Namco joint -> canonical joint, written out here rather than read from
@@ -173,7 +174,7 @@ def rig_variant(base: BvhMotion, rig: str) -> BvhMotion:
     Chest, where the Bandai preset interpolates spine2, so all 22 canonical
     joints must match the original exactly. CMU keeps interpolating spine2
     between Spine and Spine1 (= Chest) and gets the zero-length LowerBack,
-    LHipJoint and RHipJoint its preset requires.
+    LHipJoint and RHipJoint that cgspeed files have.
     """
     names = {src: rig_name(rig, canonical) for src, canonical in BANDAI.items()}
     names["joint_Root"] = RIG_PREFIX.get(rig, "") + RIG_ROOT[rig]
@@ -444,11 +445,43 @@ def test_missing_left_elbow_is_named(base, rig):
         assert "right_elbow" not in missing and "left_wrist" not in missing  # only the missing one
 
 
-def test_cmu_without_required_joint_is_not_picked(base):
-    motion = rig_variant(base, "cmu")
-    motion = renamed(motion, {"LowerBack": "Spine0"})
-    with pytest.raises(RigError, match="no preset fits.*missing required joint.*LowerBack"):
-        canonicalize(motion)
+def test_cmu_needs_only_the_joints_its_map_names(base, reference, tmp_path):
+    """A CMU-named file without LHipJoint, RHipJoint and LowerBack (Z-up, inches) is CMU: the preset asks for
+    nothing the canonical mapping does not use."""
+    names = {src: rig_name("cmu", canonical) for src, canonical in BANDAI.items()}
+    motion = z_up(scaled(renamed(base, names | {"joint_Root": "Root"}), FROM_CM["inch"]))
+    path = tmp_path / "cmu_minimal.bvh"
+    write_bvh(path, motion)
+    canonical = load_canonical(path)
+    assert (canonical.rig, canonical.units, canonical.up) == ("cmu", "inch", "z")
+    assert_same_positions(canonical.positions, reference, 1e-4, "CMU without hip joints, Z-up inches")
+
+
+def test_a_mixamo_file_is_still_mixamo_though_the_cmu_map_fits_it_too(base):
+    motion = rig_variant(base, "mixamo")
+    assert presets()["cmu"].bind(motion.skeleton) is not None  # every joint CMU names is there
+    assert canonicalize(motion).rig == "mixamo"
+
+
+def test_coincident_spine_joint_is_mapped_past(base, reference):
+    """A Mixamo rig whose Spine1 sits exactly on Spine (zero offset, as some exports have): spine2 is placed
+    halfway between Spine and Spine2, which is where the Bandai preset places it, so the result is the original."""
+    names = {src: rig_name("mixamo", canonical) for src, canonical in BANDAI.items()}
+    motion = renamed(base, names | {"joint_Root": "mixamorig:Root"})
+    motion = with_joint_above(motion, names["Chest"], "mixamorig:Spine1", 0.0)  # on Spine, not on the bone
+    canonical = canonicalize(motion)
+    assert canonical.rig == "mixamo"
+    assert_same_positions(canonical.positions, reference, 1e-5, "Mixamo with a zero-offset spine joint")
+    assert np.isfinite(motion_features(canonical.positions, canonical.fps)).all()
+
+
+def test_joints_that_cannot_be_separated_are_named(base):
+    """The whole spine mapped onto the pelvis: no two distinct neighbours to place a joint between, so the error
+    names the joints (rather than a scipy traceback about zero-norm quaternions)."""
+    data = {"name": "flat", "joints": {**presets()["bandai_namco"].joints, "spine1": "Hips", "spine2": "Hips",
+                                       "spine3": "Hips"}}  # fmt: skip
+    with pytest.raises(RigError, match=r"joints at the same place \(pelvis and spine1"):
+        canonicalize(base, rig=RigMap.from_dict(data))
 
 
 # --- mirror partners ---------------------------------------------------------------------------------------------

@@ -224,20 +224,22 @@ class IngestRequest(_message.Message):
     def __init__(self, file: _Optional[_Union[IngestFile, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class IngestFile(_message.Message):
-    __slots__ = ("name", "content", "style", "source", "licence", "rig_json")
+    __slots__ = ("name", "content", "style", "source", "licence", "rig_json", "replace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     STYLE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     LICENCE_FIELD_NUMBER: _ClassVar[int]
     RIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     content: str
     style: str
     source: str
     licence: str
     rig_json: str
-    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ..., style: _Optional[str] = ..., source: _Optional[str] = ..., licence: _Optional[str] = ..., rig_json: _Optional[str] = ...) -> None: ...
+    replace: bool
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ..., style: _Optional[str] = ..., source: _Optional[str] = ..., licence: _Optional[str] = ..., rig_json: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
     __slots__ = ("added", "unchanged", "failed")
