@@ -97,7 +97,7 @@ def library_server(tmp_path_factory, onnx_bundle):
     from server.encoders import Encoders
     from server.index import open_index
     from server.library import Library
-    from server.serve import build_server, dataset_clips
+    from server.serve import build_server, source_clips
 
     encoders = Encoders.open(onnx_bundle)
     started = []
@@ -105,7 +105,7 @@ def library_server(tmp_path_factory, onnx_bundle):
     def start(n_clips: int, limits, **options):
         folder = tmp_path_factory.mktemp("library")
         library = Library(folder, open_index(f"edge:{folder / 'index'}", encoders.dim), encoders)
-        assert len(library.ingest(dataset_clips(DEMO)[:n_clips], progress=False).added) == n_clips
+        assert len(library.ingest(source_clips(DEMO)[0][:n_clips], progress=False).added) == n_clips
         server, port = build_server(library, "127.0.0.1:0", limits, **options)
         server.start()
         started.append((server, library))
