@@ -158,14 +158,22 @@ class Library:
         """Facts about a BVH file and the (tokens, weights) of the clip and of its mirror (a query: the centre
         window of a long one, as the model is evaluated)."""
         facts, positions = self._canonical(path, rig)
-        return facts, [self.encoders.encode_motion(motion_features(p, TARGET_FPS))
-                       for p in (positions, mirror_positions(positions))]  # fmt: skip
+        own, mirrored = self._features(path, positions)
+        return facts, [self.encoders.encode_motion(own), self.encoders.encode_motion(mirrored)]
+
+    @staticmethod
+    def _features(path: Path, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model features of a clip and of its mirror; a :class:`LibraryError` for too short a motion."""
+        try:
+            return motion_features(positions, TARGET_FPS), motion_features(mirror_positions(positions), TARGET_FPS)
+        except ValueError as error:
+            raise LibraryError(f"{path.name}: {error}") from None
 
     def embed_windows(self, path: Path, rig: RigMap | None = None) -> tuple[dict, list[dict], list, list]:
         """Facts about a BVH file, its windows' time ranges (``start_seconds``, ``end_seconds``), and the
         (tokens, weights) of each window of the clip and of its mirror."""
         facts, positions = self._canonical(path, rig)
-        own, mirrored = (motion_features(p, TARGET_FPS) for p in (positions, mirror_positions(positions)))
+        own, mirrored = self._features(path, positions)
         size = self.encoders.bundle.preprocessing.motion.max_frames
         windows = crop_windows(len(own), size, size // WINDOW_STRIDE)
         # feature row r spans frames r..r+1 at 20 fps; the last window runs to the end of the file
@@ -184,7 +192,7 @@ class Library:
         except OSError as error:
             raise LibraryError(f"cannot read {clip.path.name}: {error.strerror or error}") from None
         if sha in self._by_sha:
-            if self._by_sha[sha] == clip.id:
+            if self._by_sha[sha] == clip.id and not clip.keep:  # a source folder's sidecar edited since
                 self._refresh(clip)
             return None
         why = self.conflict(clip, sha)
