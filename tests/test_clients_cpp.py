@@ -67,7 +67,7 @@ def test_search_prints_ranked_hits_and_saves_them(example, server_address, tmp_p
     hits = [(int(m[1]), float(m[2]), m[3]) for m in hits if m]
     assert [rank for rank, _, _ in hits] == [1, 2, 3, 4, 5], result.stdout
     scores = [score for _, score, _ in hits]
-    assert scores == sorted(scores, reverse=True) and all(-1.001 <= s <= 1.001 for s in scores), scores
+    assert scores == sorted(scores, reverse=True), scores  # fused scores (the demo library has metadata)
     assert {motion_id for _, _, motion_id in hits} <= demo_ids(), result.stdout
     # --save wrote RANK_ID.bvh for every hit; a clip (not a mirror) is the stored file, byte for byte.
     for rank, _, motion_id in hits:
