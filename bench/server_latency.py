@@ -37,10 +37,10 @@ import numpy as np
 import soundfile as sf
 
 from bench.common import write_result
-from dataset.captions import generate_captions
 from motionsearch.client import CHUNK
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from preprocess.captions import generate_captions
 from server.encoders import Encoders
 from server.fusion import DEFAULT
 from server.index import SearchFilter, open_index

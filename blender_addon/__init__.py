@@ -5,10 +5,10 @@ A thin client: every search and download is a gRPC call to a motionsearch server
 ``preferences`` (server address, token), ``properties`` (the panel's state),
 ``operators`` (connect, search, record, import), ``panel`` (the sidebar UI),
 ``bone_map`` (rig presets and name mapping), ``retarget`` (keyframes onto a rig),
-``recorder`` (push-to-talk microphone capture).
+``recorder`` (push-to-talk microphone capture), ``thumbnails`` (the results' preview icons).
 """
 
-from . import operators, panel, preferences, properties
+from . import operators, panel, preferences, properties, thumbnails
 
 _MODULES = (preferences, properties, operators, panel)
 
@@ -21,3 +21,4 @@ def register() -> None:
 def unregister() -> None:
     for module in reversed(_MODULES):
         module.unregister()
+    thumbnails.unregister()

@@ -20,7 +20,7 @@ import grpc
 from motionsearch.client import Client
 from motionsearch.v1 import motionsearch_pb2 as pb
 
-from . import bone_map, preferences, retarget
+from . import bone_map, preferences, retarget, thumbnails
 from .recorder import RATE, Recorder, RecorderError
 
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="motionsearch")
@@ -147,9 +147,46 @@ class _Search(_ServerCall):
             item.name, item.motion_id, item.caption = m.name or m.id, m.id, m.caption
             item.content, item.style, item.seconds, item.fps = m.content, m.style, m.seconds, m.fps
             item.score, item.rank = hit.score, hit.rank
+            item.start_seconds, item.end_seconds = hit.start_seconds, hit.end_seconds
         s.result_index = 0
         s.status = f"{len(response.hits)} of {response.library_size:,} motions ({response.server_ms:.0f} ms)"
         self.report({"INFO"}, s.status)
+        if context.window is not None:  # in the UI the thumbnails follow on the worker thread
+            bpy.ops.motionsearch.load_thumbnails("INVOKE_DEFAULT")
+        return {"FINISHED"}
+
+
+class MOTIONSEARCH_OT_load_thumbnails(_ServerCall, bpy.types.Operator):
+    """Fetch a thumbnail (the server's preview) for every result that has none yet"""
+
+    bl_idname = "motionsearch.load_thumbnails"
+    bl_label = "Load Thumbnails"
+
+    def prepare(self, context):
+        thumbnails.collection()
+        wanted = {thumbnails.key(r.motion_id, r.start_seconds, r.end_seconds): (r.motion_id, r.start_seconds,
+                  r.end_seconds) for r in state(context).results if not thumbnails.icon(r)}  # fmt: skip
+        if not wanted:
+            return None
+        client = self._client(context)
+
+        def fetch() -> dict[str, bytes]:
+            strips = {}
+            for name, (motion_id, start, end) in wanted.items():
+                try:
+                    strips[name] = client.get_preview(motion_id, start, end).strip
+                except grpc.RpcError as error:  # an older server, or a motion deleted since: no thumbnail
+                    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        raise
+            return strips
+
+        return fetch
+
+    def finish(self, context, strips) -> set[str]:
+        for name, strip in strips.items():
+            thumbnails.store(name, strip)
+        for area in context.screen.areas if context.screen else ():
+            area.tag_redraw()
         return {"FINISHED"}
 
 
@@ -306,6 +343,9 @@ class MOTIONSEARCH_OT_import(_ServerCall, bpy.types.Operator):
         fps = scene.render.fps / scene.render.fps_base if s.match_scene_fps else 0.0
         client, motion_id = self._client(context), self.motion_id
         options = {"fps": fps, "in_place": s.in_place, "mirror": s.mirror}
+        hit = next((r for r in s.results if r.motion_id == motion_id), None)
+        if hit is not None and hit.end_seconds < hit.seconds - 1e-3:  # the part of a long take that matched
+            options |= {"start_seconds": hit.start_seconds, "end_seconds": hit.end_seconds}
         s.status = f"Downloading {motion_id}..."
         return lambda: client.get_motion(motion_id, **options)
 
@@ -407,7 +447,8 @@ class MOTIONSEARCH_OT_clear_bone_map(bpy.types.Operator):
 
 
 CLASSES = (MOTIONSEARCH_OT_connect, MOTIONSEARCH_OT_search, MOTIONSEARCH_OT_search_audio_file, MOTIONSEARCH_OT_record,
-           MOTIONSEARCH_OT_search_action, MOTIONSEARCH_OT_add_action, MOTIONSEARCH_OT_import,
+           MOTIONSEARCH_OT_search_action, MOTIONSEARCH_OT_add_action, MOTIONSEARCH_OT_load_thumbnails,
+           MOTIONSEARCH_OT_import,
            MOTIONSEARCH_OT_fill_bone_map, MOTIONSEARCH_OT_clear_bone_map)  # fmt: skip
 
 

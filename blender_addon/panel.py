@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import bpy
 
+from . import thumbnails
 from .operators import state
 
 
 class MOTIONSEARCH_UL_results(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
         row = layout.row(align=True)
-        row.label(text=item.caption or item.name, icon="ARMATURE_DATA")
+        thumbnail = thumbnails.icon(item)
+        if thumbnail:
+            row.label(text=item.caption or item.name, icon_value=thumbnail)
+        else:
+            row.label(text=item.caption or item.name, icon="ARMATURE_DATA")
         row.label(text=f"{item.content}/{item.style}")
         row.label(text=f"{item.seconds:.1f} s  {item.score:.2f}")
 

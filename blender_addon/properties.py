@@ -16,6 +16,8 @@ class MotionSearchResult(bpy.types.PropertyGroup):
     fps: bpy.props.FloatProperty()
     score: bpy.props.FloatProperty()
     rank: bpy.props.IntProperty()
+    start_seconds: bpy.props.FloatProperty()  # the part of the motion that matched (a long take's best window)
+    end_seconds: bpy.props.FloatProperty()
 
 
 class MotionSearchBonePair(bpy.types.PropertyGroup):

@@ -22,7 +22,7 @@ from common.files import write_atomic
 @dataclass(frozen=True)
 class Annotation:
     text: str
-    register: str  # "descriptive" or "spoken" (dataset.captions.REGISTERS)
+    register: str  # "descriptive" or "spoken" (preprocess.captions.REGISTERS)
 
 
 @dataclass

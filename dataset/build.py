@@ -42,7 +42,6 @@ from tqdm import tqdm
 
 from common.files import git_commit, write_atomic
 from dataset.annotations import Annotation, AnnotationEntry, write_annotations
-from dataset.captions import REGISTERS, generate_captions
 from dataset.splits import SPLITS, assign_splits, mirror_id, read_split_files, source_id
 from motion.bvh import BvhError, read_bvh
 from motion.canonical import canonicalize
@@ -51,6 +50,7 @@ from motion.mirror import mirror_label, mirror_positions
 from motion.normalize import FeatureStats
 from motion.rigs import RigError
 from motion.sources import Clip, find_clips
+from preprocess.captions import REGISTERS, generate_captions
 
 VERSION = 1
 CAPTIONS_PER_ITEM = 8  # per register, drawn per item from every caption the grammar has for its labels

@@ -1,6 +1,6 @@
 """The free-form query set (``eval/queries.jsonl``): queries an animator types, each with its accepted contents.
 
-Written by hand, not from the caption grammar (``dataset/captions.json``): synonyms (stroll, amble,
+Written by hand, not from the caption grammar (``preprocess/captions.json``): synonyms (stroll, amble,
 trudge, strafe, jab, boogie), animator words (walk cycle, run loop), rare actions (bow, call, guide,
 respond, punch, kick, slash, dance), side words (left/right: sidestep, strafe, hang a right) and style
 words that must not outrank the action (an old man shuffles forward). Each line is one query::
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset.captions import contents
+from preprocess.captions import contents
 
 QUERIES = Path(__file__).with_name("queries.jsonl")
 SPLITS = ("validation", "test")

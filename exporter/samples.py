@@ -1,6 +1,6 @@
 """Real inputs for the parity check and the tests, torch-free: captions, demo BVH motions, speech, rendered video.
 
-* text: captions from ``dataset.captions`` (both registers) and one longer than the tokenizer's limit;
+* text: captions from ``preprocess.captions`` (both registers) and one longer than the tokenizer's limit;
 * motion: raw 263-d features of the committed demo clips (``data/demo/*.bvh``) through the motion
   layer, as ``dataset.build`` computes them (one long clip, one short, one cut to a few frames);
 * speech: three short utterances committed as FLAC under ``exporter/speech_samples/`` (the captions
@@ -50,7 +50,7 @@ def demo_clip(name: str) -> Path:
 
 
 def caption_samples() -> list[str]:
-    from dataset.captions import generate_captions
+    from preprocess.captions import generate_captions
 
     texts = [generate_captions(content, style, register, n=1, seed=0)[0] for content, style, register in CAPTIONS]
     return texts + [" and then ".join(texts)]  # past the tokenizer's 32 tokens: cut

@@ -13,7 +13,8 @@ earlier ones field by field:
 
 1. its path: the folder and file names below the root as words
    (``Locomotion/Basketball_Dribble_02.bvh`` -> ``locomotion basketball dribble``);
-   a file in the Bandai layout gets its labels (content, style) and the dataset's licence;
+   a file in the Bandai layout gets its labels (content, style), a description saying them in plain
+   English (:func:`label_caption`) and the dataset's licence;
 2. a sidecar in its folder, ``motionsearch.csv`` (a header row) or ``motionsearch.json`` (a list
    of objects, or an object of file name -> object), with the columns ``file`` (the file name in
    that folder), ``description``, ``tags`` (separated by ``,`` or ``;`` in CSV, a list or a string
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from motion.mirror import MIRROR_PREFIX
+from preprocess.captions import CaptionError, generate_captions
 
 BANDAI_NAMCO = "Bandai Namco Research Motion Dataset, CC BY-NC 4.0 (github.com/BandaiNamcoResearchInc)"
 SIDECARS = ("motionsearch.csv", "motionsearch.json")
@@ -128,6 +130,15 @@ class _Labels:
             if (contents[label["content"]], styles[label["style"]]) != (content, style):
                 raise ValueError(f"{label_file}: labels {label} disagree with the file name {path.name}")
         return Clip(path.stem, path, source, content, style)
+
+
+def label_caption(clip: Clip) -> str:
+    """A sentence saying a Bandai Namco clip's labels in plain English (the caption grammar's, one per clip:
+    its labels are terse, "byebye", "chimpira"), or "" for labels the grammar does not know."""
+    try:
+        return generate_captions(clip.content, clip.style, "descriptive", n=1, key=clip.id)[0]
+    except CaptionError:
+        return ""
 
 
 def find_clips(folder: str | Path) -> list[Clip]:
@@ -239,8 +250,9 @@ def folder_clips(root: str | Path, source: str | None = None) -> tuple[list[Sour
             problems[str(path.with_suffix(".json"))] = f"unreadable Bandai Namco labels: {error}"
             bandai = None
         if bandai is not None:
-            meta = ClipMetadata(path_words(relative), content=bandai.content, style=bandai.style,
-                                licence=BANDAI_NAMCO, source="bandai-namco", source_folder=folder)  # fmt: skip
+            meta = ClipMetadata(path_words(relative), label_caption(bandai), content=bandai.content,
+                                style=bandai.style, licence=BANDAI_NAMCO, source="bandai-namco",
+                                source_folder=folder)  # fmt: skip
         else:
             meta = ClipMetadata(path_words(relative), source=source, source_folder=folder)
         if path.parent not in sidecars:

@@ -112,6 +112,13 @@ def test_text_and_audio_file_searches_fill_the_results(scenario):
     assert "wave-left-hand" in [content for _, content, _ in scenario["text_hits"][:3]]
 
 
+def test_every_result_shows_a_thumbnail_of_its_motion(scenario):
+    assert len(scenario["thumbnails"]) == len(scenario["text_hits"]) == 10
+    for thumbnail in scenario["thumbnails"]:
+        assert thumbnail["icon"] > 0 and thumbnail["size"] == [128, 128]  # one square frame of the preview strip
+        assert thumbnail["spread"] > 0.2  # a drawn figure, not a blank image
+
+
 def test_import_onto_an_identical_rig_reproduces_the_joint_positions(scenario):
     names, expected = expected_positions(scenario["bvh"], scenario["frames"])
     got = observed(scenario, "identical", names)

@@ -13,9 +13,9 @@ from functools import cache
 import pytest
 from conftest import DEMO
 
-from dataset.captions import REGISTERS, CaptionError, all_captions, contents, generate_captions, grammar, styles
 from motion.mirror import mirror_label
 from motion.sources import _label_names
+from preprocess.captions import REGISTERS, CaptionError, all_captions, contents, generate_captions, grammar, styles
 
 # Words that only a content family may use: (contents allowed, word pattern).
 FAMILY_WORDS = [

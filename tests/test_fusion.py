@@ -10,11 +10,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from dataset.captions import all_captions, styles
 from eval.freeform import load_queries, score
 from motion.sources import ClipMetadata, path_words
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from preprocess.captions import all_captions, styles
 from server.client import main as client_main
 from server.encoders import Encoders
 from server.fusion import Fusion, fuse

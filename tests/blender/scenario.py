@@ -38,6 +38,19 @@ result["connect_status"] = s.status
 s.query = args["query"]
 bpy.ops.motionsearch.search()
 result["text_hits"] = [(r.motion_id, r.content, r.score) for r in s.results]
+bpy.ops.motionsearch.load_thumbnails()  # (the UI starts this itself after a search, on the worker thread)
+thumbs = sys.modules["bl_ext.user_default.motionsearch"].thumbnails
+result["thumbnails"] = []
+for r in s.results:
+    preview = thumbs.collection().get(thumbs.key(r.motion_id, r.start_seconds, r.end_seconds))
+    pixels = list(preview.image_pixels_float) if preview else []
+    result["thumbnails"].append(
+        {
+            "icon": thumbs.icon(r),
+            "size": list(preview.image_size) if preview else [0, 0],
+            "spread": (max(pixels) - min(pixels)) if pixels else 0.0,
+        }
+    )
 s.audio_path = args["audio"]
 bpy.ops.motionsearch.search_audio_file()
 result["audio_hits"] = [(r.motion_id, r.content, r.score) for r in s.results]
