@@ -46,7 +46,7 @@ for r in s.results:
     pixels = list(preview.image_pixels_float) if preview else []
     result["thumbnails"].append(
         {
-            "icon": thumbs.icon(r),
+            "exists": preview is not None,
             "size": list(preview.image_size) if preview else [0, 0],
             "spread": (max(pixels) - min(pixels)) if pixels else 0.0,
         }
