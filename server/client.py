@@ -114,17 +114,19 @@ def video_frames(path: Path) -> tuple[list[bytes], float]:
         return frames, 0.0
     import av  # only this command needs it
 
-    try:
+    try:  # two passes (count, then keep the sampled frames): memory holds the sample, not the video
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             fps = float(stream.average_rate or 0)
-            decoded = [frame.to_image() for frame in container.decode(stream)]
+            total = sum(1 for _ in container.decode(stream))
+        if not total:
+            raise OSError(f"{path}: the video has no frames")
+        keep = set(np.linspace(0, total - 1, min(total, VIDEO_FRAMES)).round().astype(int).tolist())
+        with av.open(str(path)) as container:
+            frames = [_jpeg(f.to_image()) for i, f in enumerate(container.decode(video=0)) if i in keep]
     except (av.error.FFmpegError, IndexError) as error:
         raise OSError(f"{path}: not a readable video ({error})") from None
-    if not decoded:
-        raise OSError(f"{path}: the video has no frames")
-    keep = np.unique(np.linspace(0, len(decoded) - 1, min(len(decoded), VIDEO_FRAMES)).round().astype(int))
-    return [_jpeg(decoded[i]) for i in keep], fps * len(keep) / len(decoded)
+    return frames, fps * len(frames) / total
 
 
 def ingest(client: Client, paths: list[Path], metadata: dict) -> int:
