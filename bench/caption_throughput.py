@@ -3,8 +3,8 @@
 Per clip, each timed in the same run so the ratio is on one machine:
 
     load       motion.canonical.load_canonical (BVH parse, rig map, FK, 20 fps, placement)
-    detect     dataset.kinematic.detect (the measured events)
-    phrase     dataset.kinematic.generate (8 descriptive + 8 spoken captions)
+    detect     motion.kinematic.detect (the measured events)
+    phrase     motion.kinematic.generate (8 descriptive + 8 spoken captions)
 
 The same run tabulates, per content label, the fraction of its clips whose
 detected events include each column's event (a confusion-style table: the
@@ -25,8 +25,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench.common import write_result
-from dataset.kinematic import Description, detect, generate
 from motion.canonical import load_canonical
+from motion.kinematic import Description, detect, generate
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 

@@ -13,6 +13,10 @@ the one the server ships as ``server.fusion.DEFAULT`` (this file records which).
 the metadata stage's latency as the index runs it (an exact scan of the ``meta`` vectors in Qdrant
 Edge, with the filter) beside a numpy scan of the same vectors held in memory.
 
+With ``--no-words`` every clip is indexed without its words (no labels, names, description or tags:
+a library of numbered takes), so its metadata is only what the kinematic captioner says its body does;
+results then go to ``bench/results/fusion-no-words.json``.
+
 Results go to ``bench/results/fusion.json``.
 """
 
@@ -22,6 +26,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from bench.common import write_result
 from eval.freeform import load_queries, score
 from exporter.bundle import Bundle
+from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.fusion import DEFAULT, Fusion
 from server.index import SearchFilter
@@ -56,13 +62,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--library", type=Path, default=ROOT / "build" / "library", help="as python -m server.serve")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-words", action="store_true", help="index the clips without their words (see above)")
     args = parser.parse_args(argv)
     threadpool_limits(1, user_api="blas")  # as the server runs its index products (server.serve.build_server)
 
     bundle = Bundle.load(args.bundle)
     encoders = Encoders.open(bundle.path)
     library = open_library(bundle, encoders, args.library, None)
-    report = library.ingest(source_clips(args.source)[0])
+    clips = source_clips(args.source)[0]
+    content_of = {c.id: c.metadata.content for c in clips}  # what a hit is, for scoring, whatever was indexed
+    if args.no_words:
+        clips = [replace(c, metadata=ClipMetadata(source=c.metadata.source)) for c in clips]
+    report = library.ingest(clips)
     if report.added:
         library.index.optimize()
     if not library.has_metadata:
@@ -80,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
             start = time.perf_counter()
             hits = library.index.search(*query, top_k=args.top, filter=flt, meta=meta, fusion=fusion)
             ms.append((time.perf_counter() - start) * 1000)
-            ranked.append([h.payload["content"] for h in hits])
+            ranked.append([content_of[h.id] for h in hits])
         rankings[name] = ranked
         search_ms[name] = round(statistics.median(ms), 2)
 
@@ -127,7 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
             "numpy_in_memory": round(statistics.median(numpy_ms), 3),
         },  # fmt: skip
     }
-    path = write_result("fusion", result, args.out)
+    result["words"] = not args.no_words
+    path = write_result("fusion-no-words" if args.no_words else "fusion", result, args.out)
     for split, table in (("validation", result["validation"]), ("test", result["test"])):
         print(f"{split}: " + ", ".join(f"{n} top1 {s['top1']} top5 {s['top5']}" for n, s in table.items()))
     print(f"chosen on validation: {best} (shipped default {label(DEFAULT)}); wrote {path}")

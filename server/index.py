@@ -51,8 +51,9 @@ NAMESPACE = uuid.UUID("6f1d3c1e-8a53-4c9b-9f5e-4d2a7f0b5c11")
 POOLED, TOKENS, META = "pooled", "tokens", "meta"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
                    "window": "Integer", "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
-# v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders
-INDEX_LAYOUT = "v5"
+# v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders;
+# v6: the metadata says what the body does (motion_caption)
+INDEX_LAYOUT = "v6"
 
 
 @dataclass

@@ -13,7 +13,8 @@ removes the clips of a folder whose files are gone, and re-encodes a file whose 
 A clip that cannot be read is reported with its reason, never raised. Uploaded files are kept
 under ``FOLDER/files/ID.bvh``; clips of a source folder are referenced where they are. Each
 clip's payload holds its :class:`~motion.sources.ClipMetadata` (labels, description, tags, the
-words of its path, its source folder) beside the facts of its motion. Previews
+words of its path, its source folder) beside the facts of its motion and a sentence saying what the
+body does (``motion_caption``: the kinematic captioner, ``motion.kinematic``). Previews
 (``server.preview``) are rendered on first request and cached under ``FOLDER/previews/``.
 
 A clip's metadata is also one plain string (:func:`server.metadata.describe`: description, labels,
@@ -45,7 +46,7 @@ from motion.rigs import RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
-from server.metadata import describe, folders, mirrored
+from server.metadata import describe, folders, mirrored, motion_caption
 from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -174,6 +175,7 @@ class Library:
         (tokens, weights) of each window of the clip and of its mirror."""
         facts, positions = self._canonical(path, rig)
         own, mirrored = self._features(path, positions)
+        facts["motion_caption"] = motion_caption(positions)
         size = self.encoders.bundle.preprocessing.motion.max_frames
         windows = crop_windows(len(own), size, size // WINDOW_STRIDE)
         # feature row r spans frames r..r+1 at 20 fps; the last window runs to the end of the file
@@ -203,7 +205,7 @@ class Library:
         if clip.keep:
             path = self.folder / "files" / f"{clip.id}.bvh"
             write_atomic(path, clip.path.read_bytes())
-        text = describe(clip.metadata)
+        text = describe(clip.metadata, facts["motion_caption"])
         payload = {"id": clip.id, "name": clip.path.stem, **_described(clip.metadata), "path": str(path.resolve()),
                    "sha256": sha, "mirror": False, "metadata": text, "folders": folders(clip.metadata.source_folder),
                    **facts}  # fmt: skip
@@ -231,9 +233,12 @@ class Library:
     def _refresh(self, clip: ClipInfo) -> None:
         """Store ``clip``'s metadata with its unchanged motion when it differs from what is stored (a sidecar
         or NAME.json edited since), without encoding the motion again."""
-        fields = _described(clip.metadata) | {"metadata": describe(clip.metadata)}
         records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
-        if None in records or all(records[0].payload.get(k) == v for k, v in fields.items()):
+        if None in records:
+            return
+        text = describe(clip.metadata, records[0].payload.get("motion_caption", ""))
+        fields = _described(clip.metadata) | {"metadata": text}
+        if all(records[0].payload.get(k) == v for k, v in fields.items()):
             return
         if records[0].payload["end_seconds"] < records[0].payload["seconds"] or self.index.meta_dim:
             self._by_sha.pop(records[0].payload["sha256"], None)  # all its windows and metadata vectors anew

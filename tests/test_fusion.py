@@ -47,6 +47,10 @@ def test_metadata_strings():
     assert describe(
         ClipMetadata("props umbrella take", "An actor twirls an umbrella.", ("prop",), "walk", "happy")
     ) == ("An actor twirls an umbrella. walk happy. props umbrella take. prop")
+    walks = "The actor walks forward slowly."  # a motion caption: only for clips that say nothing of their motion
+    assert describe(ClipMetadata("take"), walks) == "take. The actor walks forward slowly"
+    assert walks.rstrip(".") not in describe(ClipMetadata("take", content="walk"), walks)
+    assert walks.rstrip(".") not in describe(ClipMetadata("take", "A described take."), walks)
     assert label_words("wave-left-hand", "tired") == "wave left hand tired"
     assert metadata_text("A person waves.", "", "wave left hand") == "A person waves. wave left hand"
     assert mirrored("Wave the LEFT hand, then the right; leftover") == "Wave the RIGHT hand, then the left; leftover"
@@ -115,6 +119,9 @@ def test_a_described_clip_ranks_first_with_fusion_and_fusion_changes_the_ranking
     assert ids(off) == [h.id for h in exact] and all(-1 <= h.score <= 1 for h in off.hits)  # off: Eq. 8 alone
     metadata_only = search(fusion=pb.FUSION_MODE_ON, fusion_weight=1.0)
     assert ids(metadata_only)[0] == "take_014"
+    # every clip stores what its body does; a labelled clip's metadata keeps to its own words
+    bandai = library.record(library.index.list(0, 1)[0][0].id).payload
+    assert bandai["motion_caption"] and bandai["motion_caption"].rstrip(".") not in bandai["metadata"]
     # a mirror carries its clip's metadata with left and right swapped
     mirror = library.record("Mtake_014").payload
     assert mirror["metadata"] == mirrored(library.record("take_014").payload["metadata"])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from dataset import kinematic
-from dataset.kinematic import Description, detect, event_phrases, generate, mirror_event
 from motion.canonical import facing_angle, load_canonical
+from motion.kinematic import Description, detect, event_phrases, generate, mirror_event
 from motion.mirror import mirror_positions, swap_sides
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ wording is in one split for every event and its mirror (about a third held
 out); an event whose few verb phrases all fall on one side offers them to
 both. Held-out captions therefore never equal training ones.
 
-    python -m dataset.kinematic CLIP.bvh [--n 5] [--register spoken] [--split heldout] [--seed 0] [--mirror]
+    python -m motion.kinematic CLIP.bvh [--n 5] [--register spoken] [--split heldout] [--seed 0] [--mirror]
 """
 
 from __future__ import annotations
@@ -1480,7 +1480,7 @@ def caption_clip(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dataset.kinematic", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m motion.kinematic", description=__doc__.split("\n")[0])
     parser.add_argument("clip", type=Path, help="a BVH file (any rig motion/ recognises)")
     parser.add_argument("--n", type=int, default=5, help="captions per register")
     parser.add_argument("--register", choices=(*REGISTERS, "both"), default="both")
