@@ -288,8 +288,7 @@ class MOTIONSEARCH_OT_search_action(_Search, bpy.types.Operator):
         data, rig_json, name = action_bvh(context, s)
         client, options = self._client(context), search_options(s)
         s.status = f"Searching like {name}..."
-        return lambda: client._call(client.stub.SearchMotion,
-                                    pb.SearchMotionRequest(bvh=data, rig_json=rig_json, options=options))  # fmt: skip
+        return lambda: client.search_bvh(data, options, rig_json)
 
 
 class MOTIONSEARCH_OT_add_action(_ServerCall, bpy.types.Operator):
@@ -305,8 +304,7 @@ class MOTIONSEARCH_OT_add_action(_ServerCall, bpy.types.Operator):
         client = self._client(context)
         upload = {"content": s.library_tags.strip(), "source": "blender", "rig_json": rig_json}
         s.status = f"Adding {name} to the library..."
-        request = [pb.IngestRequest(file=pb.IngestFile(name=f"{name}.bvh", **upload)), pb.IngestRequest(chunk=data)]
-        return lambda: client._call(client.stub.IngestMotions, iter(request))
+        return lambda: client.ingest_bytes([(f"{name}.bvh", data)], **upload)
 
     def finish(self, context, report) -> set[str]:
         s = state(context)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset import kinematic
+from motion import kinematic
 from motion.canonical import facing_angle, load_canonical
 from motion.kinematic import Description, detect, event_phrases, generate, mirror_event
 from motion.mirror import mirror_positions, swap_sides

@@ -5,7 +5,7 @@ Depends only on grpcio and protobuf, so it ships inside the Blender extension un
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import grpc
@@ -46,8 +46,11 @@ class Client:
         return self.search_audio(Path(audio_file).read_bytes(), config)
 
     def search_motion(self, bvh_file: Path, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
-        request = pb.SearchMotionRequest(bvh=Path(bvh_file).read_bytes(), options=options)
-        return self._call(self.stub.SearchMotion, request)
+        return self.search_bvh(Path(bvh_file).read_bytes(), options)
+
+    def search_bvh(self, bvh: bytes, options: pb.SearchOptions | None = None, rig_json: str = "") -> pb.SearchResponse:
+        """Rank against an example motion given as BVH bytes; ``rig_json`` maps a rig not recognised by its names."""
+        return self._call(self.stub.SearchMotion, pb.SearchMotionRequest(bvh=bvh, rig_json=rig_json, options=options))
 
     def search_frames(self, frames: list[bytes], fps: float = 0.0, options: pb.SearchOptions | None = None):
         """Rank against a video sent as encoded images (JPEG or PNG bytes), one per chunk, in time order."""
@@ -62,11 +65,14 @@ class Client:
 
     def ingest(self, files: list[Path], **metadata) -> pb.IngestResponse:
         """Upload BVH files (names without folders); ``metadata`` are IngestFile fields (content, style, ...)."""
+        return self.ingest_bytes(((Path(path).name, Path(path).read_bytes()) for path in files), **metadata)
+
+    def ingest_bytes(self, files: Iterable[tuple[str, bytes]], **metadata) -> pb.IngestResponse:
+        """Upload (file name, BVH bytes) pairs, taken from ``files`` one at a time as the call sends them."""
 
         def messages() -> Iterator[pb.IngestRequest]:
-            for path in files:
-                yield pb.IngestRequest(file=pb.IngestFile(name=Path(path).name, **metadata))
-                data = Path(path).read_bytes()
+            for name, data in files:
+                yield pb.IngestRequest(file=pb.IngestFile(name=name, **metadata))
                 for i in range(0, len(data), CHUNK):
                     yield pb.IngestRequest(chunk=data[i : i + CHUNK])
 
@@ -77,8 +83,7 @@ class Client:
 
     def similar(self, motion_id: str, options: pb.SearchOptions | None = None) -> pb.SearchResponse:
         """Motions like one in the library: its stored BVH sent back as a motion query."""
-        request = pb.SearchMotionRequest(bvh=self.get_motion(motion_id), options=options)
-        return self._call(self.stub.SearchMotion, request)
+        return self.search_bvh(self.get_motion(motion_id), options)
 
     def get_motion(self, motion_id: str, **options) -> bytes:
         """The whole BVH of one motion; ``options`` are GetMotionRequest fields (fps, in_place, mirror, ...)."""
