@@ -213,7 +213,8 @@ class Library:
             payload["rig"] = dataclasses.asdict(clip.rig) | {"requires": list(clip.rig.requires)}
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)",
-                                    "metadata": mirrored(text)}  # fmt: skip
+                                    "metadata": mirrored(text),
+                                    "motion_caption": mirrored(facts["motion_caption"])}  # fmt: skip
         meta = (None, None)
         if text and self.index.meta_dim and self.encoders.sentence_dim:
             meta = tuple(self.encoders.encode_sentences([text, mirrored(text)]))
@@ -232,7 +233,8 @@ class Library:
 
     def _refresh(self, clip: ClipInfo) -> None:
         """Store ``clip``'s metadata with its unchanged motion when it differs from what is stored (a sidecar
-        or NAME.json edited since), without encoding the motion again."""
+        or NAME.json edited since): in place for a one-window clip in an index without metadata vectors, else by
+        indexing the clip again (its windows and its metadata vectors are encoded anew)."""
         records = [self.index.get(clip.id), self.index.get(MIRROR_PREFIX + clip.id)]
         if None in records:
             return

@@ -46,8 +46,8 @@ class Limits:
     max_get_frames: int = 36_000  # frames one GetMotion may write (10 min at 60 fps)
     max_top_k: int = 100
     max_page_size: int = 1000
-    max_filter_values: int = 100  # content or style labels in one filter
-    max_label_chars: int = 200  # a content, style, source or licence string (filters and uploads)
+    max_filter_values: int = 100  # content, style or tag labels in one filter
+    max_label_chars: int = 200  # a content, style, tag, source, folder or licence string (filters and uploads)
     max_rig_json_chars: int = 64 * 1024
     max_delete_ids: int = 1000
     stream_idle_seconds: float = 10.0  # a client stream that sends nothing for this long is closed

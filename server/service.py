@@ -149,9 +149,9 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             raise invalid(f"fusion_weight {options.fusion_weight} is not in [0, 1]")
         if options.fusion not in pb.FusionMode.values():
             raise invalid(f"unknown fusion mode {options.fusion}")
-        if max(len(f.contents), len(f.styles)) > self.limits.max_filter_values:
-            raise too_big(f"a filter takes at most {self.limits.max_filter_values} contents and styles")
-        for label in (*f.contents, *f.styles, f.source):
+        if max(len(f.contents), len(f.styles), len(f.tags)) > self.limits.max_filter_values:
+            raise too_big(f"a filter takes at most {self.limits.max_filter_values} contents, styles and tags")
+        for label in (*f.contents, *f.styles, *f.tags, f.source, f.folder):
             check_label("a filter label", label, self.limits)
         flt = SearchFilter(list(f.contents), list(f.styles), f.min_seconds, f.max_seconds, f.source,
                            include_mirrors=options.include_mirrors, tags=list(f.tags), folder=f.folder)  # fmt: skip

@@ -123,8 +123,9 @@ def test_a_described_clip_ranks_first_with_fusion_and_fusion_changes_the_ranking
     bandai = library.record(library.index.list(0, 1)[0][0].id).payload
     assert bandai["motion_caption"] and bandai["motion_caption"].rstrip(".") not in bandai["metadata"]
     # a mirror carries its clip's metadata with left and right swapped
-    mirror = library.record("Mtake_014").payload
-    assert mirror["metadata"] == mirrored(library.record("take_014").payload["metadata"])
+    mirror, own = library.record("Mtake_014").payload, library.record("take_014").payload
+    assert mirror["metadata"] == mirrored(own["metadata"])
+    assert mirror["motion_caption"] == mirrored(own["motion_caption"])
 
 
 def test_tag_and_folder_filters(described):

@@ -371,8 +371,11 @@ def test_metadata_fields_are_length_limited(stub, demo_clips):
     for field in ("content", "style", "source", "licence"):
         request = upload("meta.bvh", data, **{field: "x" * 1_000_000})
         assert field in refused(lambda r=request: stub.IngestMotions(r), Code.RESOURCE_EXHAUSTED)
-    options = pb.SearchOptions(filter=pb.Filter(contents=["x" * 5000]))
-    refused(lambda: stub.SearchText(pb.SearchTextRequest(text="walk", options=options)), Code.RESOURCE_EXHAUSTED)
+    for flt in (pb.Filter(contents=["x" * 5000]), pb.Filter(tags=["x" * 5000]), pb.Filter(folder="x" * 5000),
+                pb.Filter(tags=["t"] * 101)):  # fmt: skip
+        options = pb.SearchOptions(filter=flt)
+        refused(lambda o=options: stub.SearchText(pb.SearchTextRequest(text="walk", options=o)),
+                Code.RESOURCE_EXHAUSTED)  # fmt: skip
 
 
 @pytest.mark.parametrize("amplitude", [1e38, 3e38, 1e6, math.nan, math.inf])
