@@ -9,7 +9,12 @@ and *Small batches* of 32. Text is evaluated in both registers, speech on the te
 voices clean and with 10 dB white noise, and the unseen-action probe separately. When
 ``cache/transcripts.json`` exists (``python -m model.cache --modalities transcripts``),
 the ASR cascade (Whisper tiny.en transcript -> text encoder) is scored beside speech. Results
-go to ``RUN_DIR/eval-{split}.json`` with the checkpoint, its epoch and the data hash.
+go to ``RUN_DIR/eval.json`` (or ``--out``) with the checkpoint, its epoch and the data hash.
+
+``--modalities text,...`` evaluates only those of the model's modalities (a dataset built without
+speech or video renders can still score text). ``--int8-motion-tokens`` scores every direction a
+second time with the motion tokens as the index stores them (int8 codes and a scale per token,
+``common.tokens``) and reports both and their largest difference (``int8``, ``int8_max_abs_diff``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common.tokens import roundtrip
 from model import metrics
 from model.data import RetrievalData, View
 from model.load import load_run
@@ -111,13 +117,22 @@ def asr_cascade(model: MotionSearchModel, data: RetrievalData, motion: Tokens) -
     return results
 
 
-def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = True, cascade: bool = False) -> dict:
-    """Every direction between motion and the other modalities, under every protocol."""
+def compressed(tokens: Tokens) -> Tokens:
+    """Motion tokens as the index stores them: int8 codes and a scale per token (``common.tokens``)."""
+    return Tokens(torch.from_numpy(roundtrip(tokens.x.numpy())), tokens.mask, tokens.weights)
+
+
+def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = True, cascade: bool = False,
+             int8: bool = False) -> dict:  # fmt: skip
+    """Every direction between motion and the other modalities of ``data``, under every protocol; ``int8``:
+    the motion tokens compressed as the index stores them."""
     model.eval()
     motion = encode(model, data, "motion", View())
+    if int8:
+        motion = compressed(motion)
     results = {}
-    jobs = [(m, name, view) for m in model.cfg.modalities if m != "motion" for name, view in VIEWS[m]
-            if not view.noisy or data.has_noisy_speech]  # fmt: skip
+    jobs = [(m, name, view) for m in model.cfg.modalities if m in data.modalities and m != "motion"
+            for name, view in VIEWS[m] if not view.noisy or data.has_noisy_speech]  # fmt: skip
     for modality, name, view in tqdm(jobs, desc=f"evaluate {data.split}", disable=not progress):
         other = encode(model, data, modality, view)
         sim = scores(model, other, motion)
@@ -140,18 +155,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default="best", help="best or last")
     parser.add_argument("--splits", default="test,unseen")
     parser.add_argument("--data", help="dataset folder (default: the run's)")
+    parser.add_argument("--modalities", help="comma-separated subset of the model's modalities (default: all)")
+    parser.add_argument("--int8-motion-tokens", action="store_true", help="also score the compressed motion tokens")
+    parser.add_argument("--out", type=Path, help="default RUN_DIR/eval.json")
     args = parser.parse_args(argv)
     model, config, state = load_run(args.run, args.checkpoint)
+    modalities = config.model.modalities
+    if args.modalities:
+        modalities = ["motion"] + [m for m in args.modalities.split(",") if m in modalities and m != "motion"]
     report = {"run": str(args.run), "checkpoint": args.checkpoint, "epoch": state["epoch"],
-              "data_hash": state.get("data_hash"), "splits": {}}  # fmt: skip
+              "data_hash": state.get("data_hash"), "modalities": modalities, "splits": {}}  # fmt: skip
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
-        data = RetrievalData(Path(args.data or config.data), split, config.model.modalities)
+        data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
         print_table(split, report["splits"][split]["results"])
-    out = args.run / "eval.json"
+        if args.int8_motion_tokens:
+            int8 = evaluate(model, data, int8=True)
+            report["splits"][split] |= {"int8": int8, "int8_max_abs_diff": largest_difference(
+                report["splits"][split]["results"], int8)}  # fmt: skip
+            print(f"{split}, int8 motion tokens: largest change of any metric "
+                  f"{report['splits'][split]['int8_max_abs_diff']}")  # fmt: skip
+    out = args.out or args.run / "eval.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")
     return 0
+
+
+def largest_difference(a: dict, b: dict) -> dict:
+    """Per metric (R@k in points, MedR in ranks), the largest absolute difference between two results."""
+    worst: dict[str, float] = {}
+    for key, protocols_ in b.items():
+        for protocol, values in protocols_.items():
+            for metric, value in values.items():
+                if isinstance(value, (int, float)):
+                    d = abs(float(value) - float(a[key][protocol][metric]))
+                    worst[metric] = round(max(worst.get(metric, 0.0), d), 3)
+    return worst
 
 
 def print_table(split: str, results: dict) -> None:

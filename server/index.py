@@ -1,9 +1,11 @@
 """The motion index: embedded Qdrant Edge by default, the same interface over a Qdrant server or cluster.
 
-Each motion is a point with two named vectors and a payload:
+Each motion is a point with named vectors and a payload:
 
-* ``pooled``: the weight-averaged tokens, L2-normalised (dense, HNSW) — the first, cheap stage;
-* ``tokens``: the token multivector (MaxSim comparator, no HNSW on tokens), float16;
+* ``pooled``: the weight-averaged tokens, L2-normalised — the first, cheap stage (scanned in float16 by the
+  embedded index, HNSW on a Qdrant server);
+* ``tokens`` (``qdrant-client`` backend only): the token multivector (MaxSim comparator, no HNSW on
+  tokens, int8 scalar-quantized on the server) for a MaxSim stage run where the tokens live;
 * ``meta`` (when the bundle has a sentence graph and the motion has metadata): the frozen sentence
   embedding of its metadata string (``server.metadata``), searched by an exact scan beside the learned
   ranking and fused with it (``server.fusion``);
@@ -16,15 +18,17 @@ payload; window 0's point id is the motion's, so ``get`` reads the motion throug
 and ``len`` count motions (window 0 only). A search ranks windows and returns each motion once, as
 its best window.
 
-The exact score needs the candidates' tokens and weights back: the embedded index keeps them in
-a memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the
-rows), the ``qdrant-client`` backend as a float16 copy in the payload (one string per point).
+The exact score needs the candidates' tokens and weights back. They are stored compressed (int8
+codes and a scale per token, ``common.tokens``): the embedded index keeps them, their one copy, in a
+memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the rows;
+the shard holds no tokens), the ``qdrant-client`` backend as a copy in the payload (one string per
+point) beside the multivector its server's MaxSim stage needs.
 
 A search prefetches points on the pooled vector (how many grows with the library: ``depth``;
-the embedded index scans every pooled vector up to 250,000 motions, HNSW beyond), optionally
-reranks them by MaxSim with the query's token weights folded into the query tokens
-(``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant; the default for the
-``qdrant-client`` backend, whose candidates' tokens cross the network), rescores the candidates
+the embedded index scans every pooled vector, a Qdrant server searches its HNSW graph), on the
+``qdrant-client`` backend reranks them by MaxSim on the server with the query's token weights
+folded into the query tokens (``a_i * Lq * q_i``: the first direction of Eq. 8 up to a constant;
+the candidates' tokens then cross the network for fewer points), rescores the candidates
 exactly with Eq. 8 in numpy (``server.similarity``, with the model's aggregation: both
 directions, both sides' weights, in one matrix product) and
 reads the payloads of the top hits. ``search_exact`` scores every matching motion the same way
@@ -43,6 +47,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from common.tokens import dequantize, pack, unpack
 from server.fusion import Fusion, fuse
 from server.similarity import Similarity, eq8_many
 from server.token_store import TokenStore
@@ -52,8 +57,8 @@ POOLED, TOKENS, META = "pooled", "tokens", "meta"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
                    "window": "Integer", "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
 # v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders;
-# v6: the metadata says what the body does (motion_caption)
-INDEX_LAYOUT = "v6"
+# v6: the metadata says what the body does (motion_caption); v7: int8 tokens, one copy (the token store)
+INDEX_LAYOUT = "v7"
 
 
 @dataclass
@@ -90,6 +95,7 @@ class Candidates:
     weights: np.ndarray
     starts: np.ndarray
     payloads: dict[str, dict] | None = None
+    scales: np.ndarray | None = None  # tokens are int8 codes of the tokens divided by these (common.tokens)
 
     @classmethod
     def of(cls, records: list[MotionRecord], dim: int) -> Candidates:
@@ -183,7 +189,7 @@ class MotionIndex:
         raise NotImplementedError
 
     def optimize(self) -> None:
-        """Build what a bulk ingest left for later (the embedded index's HNSW graph)."""
+        """Build what a bulk ingest left for later (the embedded index's segments, a server's HNSW graph)."""
 
     def all_records(self, flt: SearchFilter | None = None) -> list[MotionRecord]:
         records, total = self.list(0, 1_000_000, flt)
@@ -207,7 +213,7 @@ class MotionIndex:
     def depth(self) -> tuple[int, int]:
         """How many points the pooled prefetch passes on, and how many of those MaxSim passes to the exact
         rescoring; candidates >= prefetch skips MaxSim. The embedded index rescores every prefetched point:
-        its tokens are local, and Eq. 8 in numpy over them costs less than Qdrant's MaxSim and ranks better
+        its tokens are local, and Eq. 8 in numpy over them costs less than a MaxSim stage and ranks better
         (the pooled vector carries the motion's token weights, the second direction of Eq. 8, which MaxSim
         leaves out). Prefetch: 0.2 % of the points, at least 100, at most 1,000: the exact top 10 lay
         within the pooled top 49 on the real library (6,152 motions) and the top 66 on 100,000 synthetic
@@ -234,7 +240,8 @@ class MotionIndex:
             if not found.keys:
                 scores, best = np.empty(0), []
                 break
-            scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation)
+            scores = eq8_many(tokens, weights, found.tokens, found.weights, found.starts, self.aggregation,
+                              found.scales)  # fmt: skip
             best = found.best_per_owner(scores, len(found.keys))  # every motion once, best window first
             if len(best) >= top_k or len(found.keys) < min(prefetch, candidates) or prefetch >= self.points():
                 break
@@ -277,22 +284,26 @@ def _public(stored: dict) -> dict:
 
 
 class EdgeIndex(MotionIndex):
-    """Qdrant Edge, embedded in the process: a shard folder on disk."""
+    """Qdrant Edge, embedded in the process: a shard folder on disk.
 
-    EXACT_PREFETCH_UP_TO = 250_000  # points (windows of motions); see search_params
+    The first stage scans every pooled vector, stored as float16 (256 bytes a point at 128 dimensions):
+    an HNSW graph of them, measured on the synthetic library (``bench/index_search.py``), found too few of
+    the exact top 10 at any affordable ef (recall of the pooled top 100 at ef 4,000: 0.97 on 200,000
+    points, lower beyond) and took minutes to build, where the float16 scan finds them all and reads
+    half the bytes of float32. The scan's cost grows with the library: past a few million points a
+    Qdrant server or cluster (the ``qdrant-client`` backend, HNSW on its own cores) is the way to grow."""
 
     def __init__(self, path: str | Path, dim: int, meta_dim: int = 0) -> None:
         import qdrant_edge as q
 
         self.q, self.dim, self.meta_dim, self.path = q, int(dim), int(meta_dim), Path(path)
+        flat = q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)  # scanned exactly: no graph
         vectors = {
-            POOLED: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot),
-            TOKENS: q.EdgeVectorParams(size=self.dim, distance=q.Distance.Dot, datatype=q.VectorStorageDatatype.Float16,
-                                       multivector_config=q.MultiVectorConfig(q.MultiVectorComparator.MaxSim),
-                                       hnsw_config=q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)),
-        }  # fmt: skip
-        if self.meta_dim:  # always scanned exactly (see metadata_candidates): no HNSW graph to build
-            flat = q.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10000)
+            POOLED: q.EdgeVectorParams(
+                size=self.dim, distance=q.Distance.Dot, hnsw_config=flat, datatype=q.VectorStorageDatatype.Float16
+            )
+        }  # the tokens: self.store
+        if self.meta_dim:  # always scanned exactly too (see metadata_candidates)
             vectors[META] = q.EdgeVectorParams(size=self.meta_dim, distance=q.Distance.Dot, hnsw_config=flat)
         config = q.EdgeConfig(vectors=vectors)
         exists = self.path.exists() and any(self.path.iterdir())
@@ -351,7 +362,7 @@ class EdgeIndex(MotionIndex):
         spans = self.store.append([r.tokens for r in records], [r.weights for r in records])  # rows first
         points = []
         for r, span in zip(records, spans):
-            vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
+            vectors = {POOLED: pooled(r.tokens, r.weights).tolist()}
             if r.meta is not None and self.meta_dim:
                 vectors[META] = np.asarray(r.meta, np.float32).tolist()
             points.append(self.q.Point(point_id(r.id, r.window), vectors, _payload(r, rows=list(span))))
@@ -408,28 +419,15 @@ class EdgeIndex(MotionIndex):
                                                            with_payload=True))  # fmt: skip
         return [self._record(p.payload) for p in points]
 
-    def search_params(self, prefetch: int):
-        """How the pooled prefetch searches: a full scan of the pooled vectors up to ``EXACT_PREFETCH_UP_TO``
-        points (6.3 ms at 100,000 on the 2-core CPU, where HNSW at ef 512 found 85 % of the exact top 10 on
-        the synthetic library and ef 1,024 took 8 ms for 94 %), HNSW beyond it with ef = 4 x prefetch."""
-        if self.points() <= self.EXACT_PREFETCH_UP_TO:
-            return self.q.SearchParams(exact=True)
-        return self.q.SearchParams(hnsw_ef=hnsw_ef(prefetch))
-
     def candidates(self, tokens, weights, prefetch, n, flt):
+        """Every prefetched point (``n`` is not used: the shard holds no tokens, so there is no MaxSim stage)."""
         q = self.q
-        flt = self._filter(flt)
-        nearest = q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED)
-        params = self.search_params(prefetch)
-        if n >= prefetch:  # no MaxSim stage: every prefetched point is rescored
-            request = q.QueryRequest(limit=prefetch, query=nearest, filter=flt, params=params, with_payload=False,
-                                     with_vector=False)  # fmt: skip
-        else:
-            first = q.Prefetch(limit=prefetch, query=nearest, filter=flt, params=params)
-            request = q.QueryRequest(limit=n, prefetches=[first], filter=flt, with_payload=False, with_vector=False,
-                                     query=q.Query.Nearest(folded(tokens, weights).tolist(), using=TOKENS))  # fmt: skip
+        request = q.QueryRequest(limit=prefetch, query=q.Query.Nearest(pooled(tokens, weights).tolist(), using=POOLED),
+                                 filter=self._filter(flt), params=self.q.SearchParams(exact=True), with_payload=False,
+                                 with_vector=False)  # fmt: skip
         keys = [str(p.id) for p in self.shard.query(request)]
-        return Candidates(keys, [self.owners[k] for k in keys], *self.store.gather([self.spans[k] for k in keys]))
+        codes, scales, weights, starts = self.store.gather([self.spans[k] for k in keys])
+        return Candidates(keys, [self.owners[k] for k in keys], codes, weights, starts, scales=scales)
 
     def payloads(self, keys: list[str]) -> dict[str, dict]:
         return {str(p.id): _public(p.payload) for p in self.shard.retrieve(keys, True, False)}
@@ -442,7 +440,7 @@ class EdgeIndex(MotionIndex):
         return [(self.owners[str(p.id)], float(p.score)) for p in self.shard.query(request)]
 
     def optimize(self) -> None:
-        """Build the HNSW graph of the pooled vectors (after a bulk ingest)."""
+        """Merge the segments a bulk ingest left (Qdrant's optimizer)."""
         self.shard.optimize()
 
     def __len__(self) -> int:
@@ -460,9 +458,12 @@ class QdrantClientIndex(MotionIndex):
     """The same index over ``qdrant-client``: a Qdrant server or cluster (url, api_key, collection), or
     its local mode (``path`` or ":memory:") for tests. Filters and queries are the client's models.
 
-    The tokens and weights are a float16 copy in the payload, read back as one string per point
-    (asking for the multivectors returns thousands of Python floats per motion): a server holds
-    the library for every replica of motionsearch, no file beside it can."""
+    A remote deployment keeps everything on the server, which holds the library for every replica of
+    motionsearch (no file beside it can): the pooled vector (HNSW), the token multivector (int8
+    scalar-quantized, kept in RAM: the MaxSim stage runs there, so few candidates' tokens cross the
+    network) and the tokens and weights once more in the payload, packed as the token store packs them
+    (``common.tokens``, one hex string per point: asking for the multivectors returns thousands of Python
+    floats per motion) for the exact rescoring. 14 kB of payload per motion of 104 tokens (float16: 27 kB)."""
 
     def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
                  collection: str = "motions", meta_dim: int = 0) -> None:  # fmt: skip
@@ -476,7 +477,10 @@ class QdrantClientIndex(MotionIndex):
                 TOKENS: models.VectorParams(size=self.dim, distance=models.Distance.DOT,
                                             multivector_config=models.MultiVectorConfig(
                                                 comparator=models.MultiVectorComparator.MAX_SIM),
-                                            hnsw_config=models.HnswConfigDiff(m=0)),
+                                            hnsw_config=models.HnswConfigDiff(m=0),
+                                            quantization_config=models.ScalarQuantization(
+                                                scalar=models.ScalarQuantizationConfig(
+                                                    type=models.ScalarType.INT8, always_ram=True))),
             }  # fmt: skip
             if self.meta_dim:
                 vectors[META] = models.VectorParams(size=self.meta_dim, distance=models.Distance.DOT)
@@ -510,7 +514,7 @@ class QdrantClientIndex(MotionIndex):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
             if r.meta is not None and self.meta_dim:
                 vectors[META] = np.asarray(r.meta, np.float32).tolist()
-            stored = {"weights": r.weights.tolist(), TOKENS: r.tokens.astype("<f2").tobytes().hex()}  # hex: 5x base64
+            stored = {TOKENS: pack(r.tokens, r.weights).tobytes().hex()}  # hex: decodes 5x faster than base64
             points.append(
                 self.m.PointStruct(id=point_id(r.id, r.window), vector=vectors, payload=_payload(r, **stored))
             )
@@ -536,11 +540,11 @@ class QdrantClientIndex(MotionIndex):
         found = self.client.retrieve(self.collection, [point_id(motion_id)], with_payload=True, with_vectors=False)
         return self._record(found[0].payload) if found else None
 
-    @staticmethod
-    def _record(stored: dict) -> MotionRecord:
-        weights = np.asarray(stored["weights"], dtype=np.float32)
-        tokens = np.frombuffer(bytes.fromhex(stored[TOKENS]), dtype="<f2").astype(np.float32)
-        return MotionRecord(stored["id"], tokens.reshape(len(weights), -1), weights, _public(stored), stored["window"])
+    def _record(self, stored: dict) -> MotionRecord:
+        codes, scales, weights = unpack(
+            np.frombuffer(bytes.fromhex(stored[TOKENS]), np.uint8).reshape(-1, self.dim + 8)
+        )
+        return MotionRecord(stored["id"], dequantize(codes, scales), weights, _public(stored), stored["window"])
 
     def list(self, offset: int, limit: int, flt: SearchFilter | None = None) -> tuple[list[MotionRecord], int]:
         motions = self._filter(flt, motions=True)

@@ -36,10 +36,13 @@ def eq8(q: np.ndarray, a: np.ndarray, m: np.ndarray, b: np.ndarray, aggregation:
 
 
 def eq8_many(q: np.ndarray, a: np.ndarray, tokens: np.ndarray, weights: np.ndarray, starts: np.ndarray,
-             aggregation: str = "max") -> np.ndarray:  # fmt: skip
+             aggregation: str = "max", scales: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Eq. 8 of one query against many motions at once: ``tokens`` (N, D) and ``weights`` (N,) of all the
-    motions concatenated, motion k's starting at row ``starts[k]``. One matrix product, reductions per motion."""
-    s = q @ tokens.T  # (Lq, all motions' tokens)
+    motions concatenated, motion k's starting at row ``starts[k]``. One matrix product, reductions per motion.
+    ``scales`` (N,): ``tokens`` are int8 codes of the tokens divided by these (``common.tokens``)."""
+    s = q @ tokens.T.astype(np.float32, copy=False)  # (Lq, all motions' tokens)
+    if scales is not None:
+        s *= scales
     if aggregation == "max":
         forward = a @ np.maximum.reduceat(s, starts, axis=1)
         backward = np.add.reduceat(weights * s.max(0), starts)

@@ -1,14 +1,18 @@
-"""The embedded index's token store: every motion's tokens and weights in one memory-mapped file.
+"""The embedded index's token store: every motion's tokens and weights, compressed, in one memory-mapped file.
 
 The exact rescoring of a search (Eq. 8, both directions) needs its candidates' tokens and
 weights. Reading them back from Qdrant costs more than the whole rest of a query (a payload
-copy is parsed per point; the multivector comes back as thousands of Python floats), so the
-embedded index keeps them beside its shard: one append-only file of float32 rows, each a token
-followed by its weight, memory-mapped for reading. A motion is a run of rows; its
-``[start, length]`` lives in the point's payload, which stays the one source of truth.
-Float32, not float16: the rescoring reads hundreds of candidates per query, and converting
-their tokens from float16 cost eight times the copy (25 vs 2.4 ms for 500 motions of 104
-tokens); the file is twice the size (512 bytes per token at 128 dimensions).
+copy is parsed per point; a multivector comes back as thousands of Python floats), so the
+embedded index keeps them here, the one copy of them: one append-only file of rows, each a
+token's int8 codes, its float32 scale and its float32 weight (``common.tokens``: 136 bytes per
+token at 128 dimensions, 14 kB per motion of 104 tokens, against 512 bytes per token as
+float32), memory-mapped for reading. A motion is a run of rows; its ``[start, length]`` lives in
+the point's payload, which stays the one source of truth. A search reads only its candidates'
+rows, so a library far larger than memory pages in what its queries touch.
+
+Rescoring reads the codes as they are and applies the scales to the score matrix
+(``server.similarity.eq8_many``'s ``scales``): converting int8 to float32 is a third of the cost
+of the matrix product, scaling 104 columns per motion instead of 104 x 128 values saves the rest.
 
 Rows are appended and flushed *before* the point that references them is written, so a crash
 leaves at most some unreferenced rows (and a torn last row, cut off on the next open). A
@@ -24,29 +28,29 @@ from pathlib import Path
 
 import numpy as np
 
+from common.tokens import dequantize, pack, unpack
+
 
 class TokenStore:
-    FILE = "tokens.rows"
+    FILE = "tokens.i8"
 
     def __init__(self, folder: str | Path, dim: int) -> None:
         self.path = Path(folder) / self.FILE
         self.dim = dim
-        self.row = np.dtype(("<f4", (dim + 1,)))  # the token, then its weight
+        self.width = dim + 8  # bytes per row: codes, then the scale and the weight (little-endian float32)
         self.path.touch()
         size = self.path.stat().st_size
-        if size % self.row.itemsize:  # a row torn by a crash: never referenced, cut it off
-            os.truncate(self.path, size - size % self.row.itemsize)
-        self._size = size // self.row.itemsize  # rows written; a mapping shorter than this is stale
-        self._rows = np.empty((0, dim + 1), np.float32)
+        if size % self.width:  # a row torn by a crash: never referenced, cut it off
+            os.truncate(self.path, size - size % self.width)
+        self._size = size // self.width  # rows written; a mapping shorter than this is stale
+        self._rows = np.empty((0, self.width), np.uint8)
 
     def __len__(self) -> int:
         return self._size
 
     def append(self, tokens: list[np.ndarray], weights: list[np.ndarray]) -> list[tuple[int, int]]:
         """Write motions' rows durably; their ``(start, length)`` in the store."""
-        rows = np.empty((sum(len(t) for t in tokens), self.dim + 1), dtype="<f4")
-        rows[:, : self.dim] = np.concatenate(tokens)
-        rows[:, self.dim] = np.concatenate(weights)
+        rows = pack(np.concatenate(tokens), np.concatenate(weights))
         start = self._size
         with open(self.path, "ab") as file:
             file.write(rows.tobytes())
@@ -60,8 +64,8 @@ class TokenStore:
         return spans
 
     def rows(self) -> np.ndarray:
-        """Every row, (rows, dim + 1), read-only, over a memory map (a plain array: ``np.memmap`` slices cost
-        3x more).
+        """Every row, (rows, dim + 8) bytes, read-only, over a memory map (a plain array: ``np.memmap`` slices
+        cost 3x more).
 
         Mapped again whenever the mapping holds fewer rows than were written, so a search on another
         thread that mapped the file just before an append never keeps a mapping without the new rows.
@@ -69,23 +73,22 @@ class TokenStore:
         rows = self._rows
         if len(rows) < self._size:
             with open(self.path, "rb") as file:
-                rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), "<f4")
-            rows = rows.reshape(-1, self.dim + 1)
+                rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
+            rows = rows.reshape(-1, self.width)
             self._rows = rows
         return rows
 
     def read(self, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """One motion's tokens (float32) and weights."""
-        tokens, weights, _ = self.gather([(start, length)])
-        return tokens, weights
+        """One motion's tokens (float32, as stored: dequantized) and weights."""
+        codes, scales, weights, _ = self.gather([(start, length)])
+        return dequantize(codes, scales), weights
 
-    def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Several motions at once: their tokens and weights concatenated (views of one copy), and where
-        each one starts."""
+    def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Several motions at once, concatenated: their tokens' int8 codes (N, D), scales (N,) and weights (N,),
+        and where each motion starts."""
         rows = self.rows()
         picked = np.concatenate([rows[s : s + n] for s, n in spans]) if spans else rows[:0]
-        starts = np.cumsum([0] + [n for _, n in spans])[:-1]
-        return picked[:, : self.dim], picked[:, self.dim], starts
+        return *unpack(picked), np.cumsum([0] + [n for _, n in spans])[:-1]
 
     def close(self) -> None:
-        self._rows = np.empty((0, self.dim + 1), np.float32)
+        self._rows = np.empty((0, self.width), np.uint8)

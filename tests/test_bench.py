@@ -59,16 +59,18 @@ def test_fusion_smoke(tmp_path, onnx_bundle, demo_clips):
 def test_index_search_smoke(tmp_path):
     from bench import index_search
 
-    out = tmp_path / "index.json"
-    result = index_search.main(
-        ["--motions", "600", "--tokens", "24", "--dim", "32", "--queries", "10", "--out", str(out)]
-    )
+    out, kept = tmp_path / "index.json", tmp_path / "kept"
+    argv = ["--motions", "2500", "--tokens", "24", "--dim", "32", "--queries", "10", "--out", str(out),
+            "--depths", "default,250,500", "--index", str(kept)]  # fmt: skip
+    result = index_search.main(argv)
     saved = json.loads(out.read_text())
-    assert saved["library"]["motions"] == 600 and saved["exact_numpy_ms"]["n"] == 10
+    assert saved["library"]["motions"] == 2500 and saved["queries"] == 10 and saved["ingest_motions_per_s"] > 0
+    assert saved["disk_bytes_per_motion"] > 24 * (32 + 8)  # the int8 rows, the shard's pooled vector and payload
     default, *others = saved["settings"]
-    assert default["default"] and default["prefetch_candidates"] == [100, 100]  # a small library: the floor
-    assert [s["prefetch_candidates"] for s in others] == [[100, 100], [500, 500], [200, 50], [2000, 200], [200, 200],
-                                                          [1000, 1000]]  # fmt: skip
-    assert [s["first_stage"] for s in saved["settings"]] == ["exact"] * 5 + ["hnsw"] * 2
-    assert all(s["two_stage_ms"]["n"] == 10 and s["speedup_p50"] > 0 for s in saved["settings"])
+    assert default["default"] and default["prefetch"] == 100  # a small library: the floor
+    assert [s["prefetch"] for s in others] == [250, 500]
+    assert all(s["two_stage_ms"]["n"] == 10 for s in saved["settings"])
     assert default["top10_overlap"] == result["settings"][0]["top10_overlap"] >= 0.9
+    again = index_search.main(argv)  # the kept index is reused: no ingest, the same exact top 10
+    assert again["ingest_motions_per_s"] is None
+    assert again["exact_rank10_minus_rank11_score_median"] == saved["exact_rank10_minus_rank11_score_median"]

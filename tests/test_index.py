@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.tokens import roundtrip
 from server.index import EdgeIndex, MotionRecord, QdrantClientIndex, SearchFilter, open_index
 from server.token_store import TokenStore
 
@@ -48,12 +49,15 @@ def edge(tmp_path_factory, records):
     index.close()
 
 
-def test_exact_search_is_eq8(edge, records):
+def test_exact_search_is_eq8_of_the_stored_tokens(edge, records):
     query = library(1, seed=7)[0]
     hits = edge.search_exact(query.tokens, query.weights, top_k=2000)
-    expected = sorted(((reference(query, r), r.id) for r in records), reverse=True)
+    stored = [MotionRecord(r.id, roundtrip(r.tokens), r.weights, r.payload) for r in records]  # int8 codes and scales
+    expected = sorted(((reference(query, r), r.id) for r in stored), reverse=True)
     assert [h.id for h in hits[:20]] == [i for _, i in expected[:20]]
-    np.testing.assert_allclose([h.score for h in hits[:20]], [s for s, _ in expected[:20]], atol=2e-3)  # fp16 tokens
+    np.testing.assert_allclose([h.score for h in hits[:20]], [s for s, _ in expected[:20]], atol=1e-5)
+    full = {r.id: reference(query, r) for r in records}  # the float32 tokens' scores: within the codes' rounding
+    np.testing.assert_allclose([h.score for h in hits], [full[h.id] for h in hits], atol=2e-3)
 
 
 def test_two_stage_search_finds_the_exact_top10(edge, records):
@@ -89,7 +93,7 @@ def test_get_list_delete_and_reopen(tmp_path):
     index.upsert(records)
     assert index.get("nope") is None
     got = index.get("m00003")
-    np.testing.assert_allclose(got.tokens, records[3].tokens, atol=1e-3)
+    np.testing.assert_allclose(got.tokens, roundtrip(records[3].tokens), atol=1e-7)  # stored as int8 codes
     np.testing.assert_allclose(got.weights, records[3].weights, atol=1e-6)
     assert got.payload["content"] == records[3].payload["content"]
     pages = [index.list(offset, 7)[0] for offset in range(0, 30, 7)]
@@ -112,10 +116,10 @@ def test_a_write_torn_by_a_crash_leaves_the_index_usable(tmp_path):
     index.upsert(records[:10])
     index.close()
     with open(tmp_path / "index" / TokenStore.FILE, "ab") as file:  # rows of a batch the crash cut short
-        file.write(b"\x07" * (3 * TokenStore(tmp_path / "index", D).row.itemsize + 100))
+        file.write(b"\x07" * (3 * TokenStore(tmp_path / "index", D).width + 100))
     reopened = EdgeIndex(tmp_path / "index", D)
     assert len(reopened) == 10
-    np.testing.assert_allclose(reopened.get("m00009").tokens, records[9].tokens, atol=1e-3)
+    np.testing.assert_allclose(reopened.get("m00009").tokens, roundtrip(records[9].tokens), atol=1e-7)
     reopened.upsert(records[10:])
     for r in (records[4], records[11]):
         assert reopened.search(r.tokens, r.weights, top_k=1)[0].id == r.id
