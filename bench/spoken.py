@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import time
 
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
         index.hits(speech.fused(index.ranking(tokens, weights, top, flt, meta=meta, fusion=DEFAULT), SPEECH), top)
         fused_ms.append((time.perf_counter() - start) * 1000)
     seconds = [len(s) / 16000 for s in timed]
+    load = os.getloadavg()[0]  # the machine is shared: what else ran while these were timed
 
     result = {
         "library": {"source": str(args.source), "motions": len(library), "searched": "clips (mirrors left out)"},
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
             "utterances": len(timed),
             "seconds": [round(min(seconds), 2), round(max(seconds), 2)],
             "asr_threads": args.asr_threads,
+            "load_average_1min": round(load, 2),
             "speech_end_to_end_p50": round(statistics.median(e2e_ms), 1),
             "speech_with_asr_p50": round(statistics.median(fused_ms), 1),
             "asr_alone_p50": round(statistics.median(asr_ms), 1),
