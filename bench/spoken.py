@@ -1,6 +1,7 @@
 """Spoken free-form queries: end-to-end speech, the ASR transcript, and the two fused; top-1/top-5 content.
 
     python -m bench.spoken [--bundle build/bundle] [--source DIR] [--library build/library] [--out FILE]
+                           [--voices ID,ID] [--per-split N] [--cache DIR]
 
 Every query of ``eval/queries.jsonl`` is spoken by each of the test-only voices (``dataset.voices``,
 neutral prosody: deterministic) and transcribed with Whisper tiny.en (``preprocess.asr``, as the server
@@ -29,6 +30,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from bench.fusion import GRID, label, library_arguments, scored_library
 from dataset.asr import word_accuracy
 from dataset.speech import read_audio, synthesize, write_flac
 from dataset.voices import voices_for
-from eval.freeform import load_queries, score
+from eval.freeform import SPLITS, load_queries, score
 from preprocess.asr import Transcriber
 from server.fusion import DEFAULT, SPEECH
 from server.index import Ranking, SearchFilter
@@ -47,12 +49,12 @@ CACHE = ROOT / "build" / "spoken"
 PARTNERS = ("transcript", "learned", "metadata")
 
 
-def utterances(queries, voices) -> dict[tuple[str, str], np.ndarray]:
+def utterances(queries, voices, cache: Path = CACHE) -> dict[tuple[str, str], np.ndarray]:
     """(query id, voice id) -> 16 kHz audio of the query's text in that voice, synthesised once and cached."""
     out = {}
     for voice in voices:
         for q in queries:
-            path = CACHE / voice.id / f"{q.id}-{hashlib.sha1(q.text.encode()).hexdigest()[:8]}.flac"
+            path = cache / voice.id / f"{q.id}-{hashlib.sha1(q.text.encode()).hexdigest()[:8]}.flac"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_flac(path, synthesize(q.text, voice))
@@ -60,9 +62,9 @@ def utterances(queries, voices) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def transcripts(audio: dict, transcriber: Transcriber) -> dict[tuple[str, str], str]:
+def transcripts(audio: dict, transcriber: Transcriber, cache: Path = CACHE) -> dict[tuple[str, str], str]:
     """The ASR transcript of every utterance, cached beside the audio (keyed by the audio's hash)."""
-    path = CACHE / "transcripts.json"
+    path = cache / "transcripts.json"
     cache = json.loads(path.read_text()) if path.exists() else {}
     out = {}
     for key, samples in audio.items():
@@ -79,13 +81,19 @@ def main(argv: list[str] | None = None) -> dict:
     library_arguments(parser)
     parser.add_argument("--asr-threads", type=int, default=2, help="the transcriber's threads (latency)")
     parser.add_argument("--latency", type=int, default=30, help="utterances timed")
+    parser.add_argument("--voices", help="comma-separated test voice ids (default: every test-only voice)")
+    parser.add_argument("--per-split", type=int, help="only the first N queries of each split (a smoke run)")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where audio and transcripts are kept")
     args = parser.parse_args(argv)
     encoders, library, content_of = scored_library(args)
     index, flt, top = library.index, SearchFilter(include_mirrors=False), args.top
-    queries, voices = load_queries(), voices_for("test")
+    voices = [v for v in voices_for("test") if not args.voices or v.id in args.voices.split(",")]
+    if not voices:
+        parser.error(f"--voices {args.voices}: no test-only voice of that id ({[v.id for v in voices_for('test')]})")
+    queries = [q for split in SPLITS for q in load_queries(split=split)[: args.per_split]]
     transcriber = Transcriber(args.asr_threads)
-    audio = utterances(queries, voices)
-    heard = transcripts(audio, transcriber)
+    audio = utterances(queries, voices, args.cache)
+    heard = transcripts(audio, transcriber, args.cache)
 
     def text_rankings(text: str) -> dict[str, Ranking]:
         if not text.strip():  # nothing heard: the transcript ranks nothing

@@ -8,6 +8,7 @@ encoder alone and returns no transcript.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import sys
@@ -112,3 +113,19 @@ def test_without_asr_the_server_says_spoken_search_is_end_to_end(caplog, monkeyp
         assert load_asr() is None
     assert "speech recognition unavailable (the ASR needs faster-whisper: pip install" in caplog.text
     assert caplog.text.count("spoken search is end-to-end speech only") == 2
+
+
+def test_the_spoken_benchmark_smoke(tmp_path, onnx_bundle, demo_clips):
+    from bench import spoken
+
+    out = tmp_path / "spoken.json"
+    argv = ["--bundle", str(onnx_bundle), "--source", str(demo_clips[0].parent), "--library", str(tmp_path / "lib"),
+            "--out", str(out), "--voices", "pico-en-GB", "--per-split", "2", "--latency", "2",
+            "--cache", str(tmp_path / "cache")]  # fmt: skip
+    result = spoken.main(argv)
+    saved = json.loads(out.read_text())
+    assert saved["queries"]["utterances"] == 4 and saved["queries"]["voices"] == ["pico-en-GB"]
+    assert set(saved["test"]) == {"typed", "speech", "transcript", "fused", "shipped"}
+    assert saved["chosen_on_validation"] in saved["grid_test"] and saved["shipped_default"] in saved["grid_test"]
+    assert saved["test"] == result["test"] and len(list((tmp_path / "cache" / "pico-en-GB").glob("*.flac"))) == 4
+    assert saved["latency_ms"]["speech_with_asr_p50"] > saved["latency_ms"]["asr_alone_p50"] > 0
