@@ -15,8 +15,8 @@ Over the library ``bench.fusion`` indexes (mirrors left out) each utterance is r
 
 and, for reference, the typed query itself. The fused variant with the best validation score (top-5, then
 top-1, over every voice) is reported as ``fused`` on the test queries; the server ships
-``server.fusion.SPEECH`` (this file records which). Latency: per utterance of 2.5-3.5 s, the server's
-speech path in process (log-mel, speech encoder, index) with and without the ASR (transcription, text
+``server.fusion.SPEECH`` (this file records which). Latency, over the ``--latency`` utterances nearest 3 s
+long: the server's speech path in process (log-mel, speech encoder, index) with and without the ASR (transcription, text
 encoder, the transcript's rankings, fusion), and the transcription alone, on ``--asr-threads`` threads.
 
 Results go to ``bench/results/spoken.json``.
@@ -65,14 +65,14 @@ def utterances(queries, voices, cache: Path = CACHE) -> dict[tuple[str, str], np
 def transcripts(audio: dict, transcriber: Transcriber, cache: Path = CACHE) -> dict[tuple[str, str], str]:
     """The ASR transcript of every utterance, cached beside the audio (keyed by the audio's hash)."""
     path = cache / "transcripts.json"
-    cache = json.loads(path.read_text()) if path.exists() else {}
+    known = json.loads(path.read_text()) if path.exists() else {}
     out = {}
     for key, samples in audio.items():
         digest = hashlib.sha1(samples.tobytes()).hexdigest()
-        if digest not in cache:
-            cache[digest] = transcriber.transcribe(samples)
-            path.write_text(json.dumps(cache, indent=0, sort_keys=True))
-        out[key] = cache[digest]
+        if digest not in known:
+            known[digest] = transcriber.transcribe(samples)
+            path.write_text(json.dumps(known, indent=0, sort_keys=True))
+        out[key] = known[digest]
     return out
 
 
