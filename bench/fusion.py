@@ -39,6 +39,7 @@ from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.fusion import DEFAULT, Fusion
 from server.index import SearchFilter
+from server.library import Library
 from server.serve import ROOT, open_library, source_clips
 
 GRID = [Fusion("rrf", w, k) for k in (10.0, 60.0) for w in (0.3, 0.5, 0.7, 0.85)] + [
@@ -54,30 +55,41 @@ def label(fusion: Fusion | None) -> str:
     return f"weighted-w{fusion.weight:g}"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m bench.fusion", description=__doc__.split("\n")[0])
+def library_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments naming the bundle and the library to search (shared with bench.spoken)."""
     parser.add_argument("--bundle", type=Path, default=ROOT / "build" / "bundle")
     default_source = Path(os.environ.get("MOTIONSEARCH_DATASET") or ROOT / "data" / "demo")
     parser.add_argument("--source", type=Path, default=default_source)
     parser.add_argument("--library", type=Path, default=ROOT / "build" / "library", help="as python -m server.serve")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--no-words", action="store_true", help="index the clips without their words (see above)")
-    args = parser.parse_args(argv)
-    threadpool_limits(1, user_api="blas")  # as the server runs its index products (server.serve.build_server)
 
+
+def scored_library(args: argparse.Namespace, no_words: bool = False) -> tuple[Encoders, Library, dict[str, str]]:
+    """The encoders and the library of ``--source`` indexed (reused when already indexed), and each clip's
+    content label (what a hit is, for scoring, whatever was indexed)."""
+    threadpool_limits(1, user_api="blas")  # as the server runs its index products (server.serve.build_server)
     bundle = Bundle.load(args.bundle)
     encoders = Encoders.open(bundle.path)
     library = open_library(bundle, encoders, args.library, None)
     clips = source_clips(args.source)[0]
-    content_of = {c.id: c.metadata.content for c in clips}  # what a hit is, for scoring, whatever was indexed
-    if args.no_words:
+    content_of = {c.id: c.metadata.content for c in clips}
+    if no_words:
         clips = [replace(c, metadata=ClipMetadata(source=c.metadata.source)) for c in clips]
     report = library.ingest(clips)
     if report.added:
         library.index.optimize()
     if not library.has_metadata:
         raise SystemExit(f"the library at {library.folder} has no metadata vectors (a bundle without a sentence graph)")
+    return encoders, library, content_of
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.fusion", description=__doc__.split("\n")[0])
+    library_arguments(parser)
+    parser.add_argument("--no-words", action="store_true", help="index the clips without their words (see above)")
+    args = parser.parse_args(argv)
+    encoders, library, content_of = scored_library(args, args.no_words)
     queries = load_queries()
     encoded = [encoders.encode_query(q.text) for q in queries]
     flt = SearchFilter(include_mirrors=False)

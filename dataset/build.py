@@ -261,8 +261,9 @@ ASR_SAMPLE = 60
 
 
 def stage_asr(build: Build) -> dict:
-    from dataset.asr import Transcriber, word_accuracy
+    from dataset.asr import word_accuracy
     from dataset.speech import read_audio
+    from preprocess.asr import Transcriber
 
     rows = [json.loads(line) for line in build.path("speech", "manifest.jsonl").read_text().splitlines()]
     noisy = [r for r in rows if r["noisy"]]

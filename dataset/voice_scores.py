@@ -2,7 +2,7 @@
 
 Synthesises four fixed motion sentences with every voice of the catalogue (``dataset.voices``)
 at neutral prosody (``dataset.speech``), transcribes them with the offline ASR
-(``dataset.asr``), writes each voice's mean word accuracy and an ``enabled`` flag (accuracy >=
+(``preprocess.asr``), writes each voice's mean word accuracy and an ``enabled`` flag (accuracy >=
 ``min_word_accuracy``) back into ``voices.json``, and the full table with the transcripts
 into ``voice_scores.json``.
 """
@@ -32,8 +32,9 @@ def score_voices(voices: list[Voice]) -> list[dict]:
     """Synthesise the scoring sentences with each voice and measure ASR word accuracy."""
     from tqdm import tqdm
 
-    from dataset.asr import Transcriber, word_accuracy
+    from dataset.asr import word_accuracy
     from dataset.speech import Prosody, synthesize
+    from preprocess.asr import Transcriber
 
     transcriber = Transcriber()
     rows = []

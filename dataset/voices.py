@@ -22,7 +22,7 @@ The split is by speaker, not by voice. The rule:
 
 Voices are filtered for intelligibility: ``python -m dataset.voice_scores``
 synthesises four fixed motion sentences with every voice at neutral prosody,
-transcribes them with the offline ASR (``dataset.asr``), and writes each
+transcribes them with the offline ASR (``preprocess.asr``), and writes each
 voice's mean word accuracy and an ``enabled`` flag (accuracy >=
 ``min_word_accuracy``) back into voices.json, and the full table with the
 transcripts into ``voice_scores.json``. Disabled voices stay in the catalogue

@@ -148,9 +148,9 @@ def cache_video(data: Path, frames: int, size: int) -> dict:
 
 
 def cache_transcripts(data: Path, splits: tuple[str, ...] = ("test", "unseen")) -> dict:
-    from dataset.asr import Transcriber
     from dataset.speech import read_audio
     from dataset.splits import read_split_files
+    from preprocess.asr import Transcriber
 
     split_of = read_split_files(data)
     first: dict[str, dict] = {}

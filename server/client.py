@@ -40,6 +40,8 @@ from motionsearch.v1 import motionsearch_pb2 as pb
 
 
 def print_hits(response: pb.SearchResponse) -> None:
+    if response.transcript:
+        print(f"heard: {response.transcript}")
     print(f"{len(response.hits)} of {response.library_size} motions ({response.server_ms:.1f} ms on the server)")
     for hit in response.hits:
         m = hit.motion

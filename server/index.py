@@ -128,6 +128,21 @@ class Hit:
     payload: dict
 
 
+@dataclass
+class Ranking:
+    """Motions ranked best first, ``(motion id, score)``, with what turns its head into hits: the point of each
+    motion's best window (``keys``; a motion absent is its first window) and the payloads already read."""
+
+    ranked: list[tuple[str, float]]
+    keys: dict[str, str] = field(default_factory=dict)
+    payloads: dict[str, dict] = field(default_factory=dict)
+
+    def fused(self, other: Ranking, fusion: Fusion) -> Ranking:
+        """This ranking fused with ``other`` (:func:`server.fusion.fuse`, ``other`` the second ranking)."""
+        return Ranking(fuse(self.ranked, other.ranked, fusion), {**other.keys, **self.keys},
+                       {**other.payloads, **self.payloads})  # fmt: skip
+
+
 def point_id(motion_id: str, window: int = 0) -> str:
     """The point of a motion's window: window 0 has the motion id's own point id ('@' is never in an id)."""
     return str(uuid.uuid5(NAMESPACE, motion_id if not window else f"{motion_id}@{window}"))
@@ -224,6 +239,12 @@ class MotionIndex:
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
                depth: tuple[int, int] | None = None, meta: np.ndarray | None = None,
                fusion: Fusion | None = None) -> list[Hit]:  # fmt: skip
+        """The ``top_k`` hits of :meth:`ranking`."""
+        return self.hits(self.ranking(tokens, weights, top_k, filter, depth, meta, fusion), top_k)
+
+    def ranking(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
+                depth: tuple[int, int] | None = None, meta: np.ndarray | None = None,
+                fusion: Fusion | None = None) -> Ranking:  # fmt: skip
         """Two-stage search: ``depth`` = (prefetch, candidates), default :meth:`depth`; exact Eq. 8 scores
         of the ``candidates`` best by MaxSim among the ``prefetch`` nearest pooled vectors (of every
         prefetched point when candidates >= prefetch). Each motion is one hit, its best window; when the
@@ -247,12 +268,15 @@ class MotionIndex:
                 break
             prefetch, candidates = 2 * prefetch, 2 * candidates
         ranked = [(found.owners[i], float(scores[i])) for i in best]
-        key_of = {found.owners[i]: found.keys[i] for i in best}
         if meta is not None and fusion is not None and self.meta_dim:
             ranked = fuse(ranked, self.metadata_candidates(meta, max(prefetch, top_k), filter), fusion)
-        ranked = ranked[:top_k]
-        keys = [key_of.get(owner) or point_id(owner) for owner, _ in ranked]
-        payloads = dict(found.payloads or {})
+        return Ranking(ranked, {found.owners[i]: found.keys[i] for i in best}, dict(found.payloads or {}))
+
+    def hits(self, ranking: Ranking, top_k: int) -> list[Hit]:
+        """The first ``top_k`` motions of ``ranking`` as hits, with their payloads (read where not at hand)."""
+        ranked = ranking.ranked[:top_k]
+        keys = [ranking.keys.get(owner) or point_id(owner) for owner, _ in ranked]
+        payloads = dict(ranking.payloads)
         missing = [k for k in keys if k not in payloads]
         if missing:
             payloads.update(self.payloads(missing))

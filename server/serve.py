@@ -38,6 +38,7 @@ from motion.rigs import RigError, RigMap
 from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from preprocess.asr import ASRError, Transcriber, model_path
 from server.auth import TokenAuth, check_exposure
 from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
@@ -50,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = ROOT / "model" / "weights" / "default"
 DATASET_ENV = "MOTIONSEARCH_DATASET"
 REPORT = "ingest-report.json"
+ASR_THREADS = 2  # Whisper's CPU threads per transcription, as bench/spoken.py measures its latency
 SERVICE = pb.DESCRIPTOR.services_by_name["MotionSearch"].full_name
 log = logging.getLogger("motionsearch.server")
 
@@ -104,8 +106,10 @@ def build_server(
     token: str | None = None,
     tls: tuple[bytes, bytes] | None = None,
     max_message_mb: int = 16,
+    asr: Transcriber | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready (not started) server with the service, health and reflection; returns it and its port.
+    With ``asr`` spoken queries are transcribed too and the transcript's ranking fused in (see load_asr).
 
     BLAS is limited to one thread for the process: the index rescoring's matrix products are small
     and run on up to ``workers`` request threads at once, where BLAS's own threads only contend with
@@ -119,7 +123,7 @@ def build_server(
                ("grpc.max_send_message_length", max_message_mb * 2**20)]  # fmt: skip
     interceptors = [TokenAuth(token)] if token else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options, interceptors=interceptors)
-    pb_grpc.add_MotionSearchServicer_to_server(MotionSearchServicer(library, limits), server)
+    pb_grpc.add_MotionSearchServicer_to_server(MotionSearchServicer(library, limits, asr=asr), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE, ""):
@@ -131,6 +135,22 @@ def build_server(
     if not port:
         raise SystemExit(f"cannot bind {address}")
     return server, port
+
+
+def load_asr(enabled: bool = True) -> Transcriber | None:
+    """Whisper tiny.en, loaded now (not at the first spoken query), or None with the reason logged: spoken
+    search is then the end-to-end speech encoder alone."""
+    if not enabled:
+        log.info("speech recognition off (--no-asr): spoken search is end-to-end speech only")
+        return None
+    try:
+        asr = Transcriber(threads=ASR_THREADS).load()
+    except ASRError as error:
+        log.warning("speech recognition unavailable (%s): spoken search is end-to-end speech only", error)
+        return None
+    log.info("speech recognition: Whisper tiny.en (faster-whisper, %s); spoken search fuses its transcript",
+             model_path().parent.name)  # fmt: skip
+    return asr
 
 
 def open_library(bundle: Bundle, encoders: Encoders, folder: Path, index_spec: str | None) -> Library:
@@ -161,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--max-message-mb", type=int, default=16)
     parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain in-flight calls on shutdown")
+    parser.add_argument("--no-asr", action="store_true", help="spoken search by the speech encoder alone (no Whisper)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -191,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                  "(see README) and restart", DATASET_ENV)  # fmt: skip
 
     tls = (args.tls_key.read_bytes(), args.tls_cert.read_bytes()) if args.tls_cert else None
-    server, port = build_server(library, args.address, Limits(), args.workers, args.token, tls, args.max_message_mb)
+    asr = load_asr(not args.no_asr)
+    server, port = build_server(library, args.address, Limits(), args.workers, args.token, tls, args.max_message_mb,
+                                asr)  # fmt: skip
     server.start()
     host = args.address.rsplit(":", 1)[0]
     log.info("serving motionsearch.v1 on %s:%d%s%s", host, port, " (TLS)" if tls else "",

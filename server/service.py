@@ -30,10 +30,11 @@ from motion.rigs import RigError, RigMap
 from motion.sources import ClipMetadata, path_words
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from preprocess.asr import Transcriber
 from preprocess.audio import SAMPLE_RATE, to_16k
 from preprocess.frames import sample_indices
 from server.fusion import DEFAULT as DEFAULT_FUSION
-from server.fusion import Fusion
+from server.fusion import SPEECH, Fusion
 from server.index import Hit, SearchFilter
 from server.library import ClipInfo, Library, LibraryError, UnknownMotion, check_id
 from server.limits import (
@@ -128,10 +129,12 @@ def hit_message(hit: Hit, rank: int) -> pb.SearchHit:
 
 
 class MotionSearchServicer(pb_grpc.MotionSearchServicer):
-    def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion = DEFAULT_FUSION) -> None:
+    def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion = DEFAULT_FUSION,
+                 asr: Transcriber | None = None) -> None:  # fmt: skip
         self.library = library
         self.limits = limits or Limits()
         self.fusion = fusion  # how text searches fuse the metadata ranking when a request does not say
+        self.asr = asr  # speech recognition for spoken queries (None: end-to-end speech only)
         self.write_lock = threading.Lock()  # ingest and delete one at a time; searches run concurrently
         self.streams = StreamGate(self.limits.max_client_streams)
 
@@ -233,7 +236,20 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
                 if len(data) > limit:
                     raise too_big(f"audio longer than the {self.limits.max_audio_seconds:g} s a speech query may be")
         audio = self._decode_audio(config, bytes(data))
-        return self._search(start, self._encode(self.library.encoders.encode_speech, audio), config.options, context)
+        query = self._encode(self.library.encoders.encode_speech, audio)
+        top_k, flt = self._options(config.options)
+        if not context.is_active():
+            raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+        index = self.library.index
+        ranking = index.ranking(*query, top_k=top_k, filter=flt)
+        transcript = self.asr.transcribe(audio) if self.asr else ""
+        if transcript:  # the transcript searched as typed, fused with the end-to-end ranking
+            fusion = self._fusion(config.options)
+            text, meta = self._encode(lambda t: self.library.encoders.encode_query(t, fusion is not None), transcript)
+            ranking = ranking.fused(index.ranking(*text, top_k=top_k, filter=flt, meta=meta, fusion=fusion), SPEECH)
+        response = self._respond(start, index.hits(ranking, top_k), context)
+        response.transcript = transcript
+        return response
 
     def _audio_byte_limit(self, config: pb.AudioConfig) -> int:
         seconds = self.limits.max_audio_seconds

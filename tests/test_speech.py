@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dataset.asr import Transcriber, normalize_words, word_accuracy
+from dataset.asr import normalize_words, word_accuracy
 from dataset.speech import (
     SAMPLE_RATE,
     AudioError,
@@ -24,6 +24,7 @@ from dataset.speech import (
     write_flac,
 )
 from dataset.voices import CATALOGUE, load_voices, voice_by_id, voices_for
+from preprocess.asr import Transcriber
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="speech engines absent: run .ci/system-packages (CI does)"

@@ -162,14 +162,16 @@ class SearchHit(_message.Message):
     def __init__(self, motion: _Optional[_Union[Motion, _Mapping]] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("hits", "library_size", "server_ms")
+    __slots__ = ("hits", "library_size", "server_ms", "transcript")
     HITS_FIELD_NUMBER: _ClassVar[int]
     LIBRARY_SIZE_FIELD_NUMBER: _ClassVar[int]
     SERVER_MS_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
     library_size: int
     server_ms: float
-    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., library_size: _Optional[int] = ..., server_ms: _Optional[float] = ...) -> None: ...
+    transcript: str
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ..., library_size: _Optional[int] = ..., server_ms: _Optional[float] = ..., transcript: _Optional[str] = ...) -> None: ...
 
 class GetMotionRequest(_message.Message):
     __slots__ = ("id", "fps", "start_seconds", "end_seconds", "in_place", "mirror")
