@@ -139,9 +139,12 @@ def build_server(
 
 def load_asr(enabled: bool = True) -> Transcriber | None:
     """Whisper tiny.en, loaded now (not at the first spoken query), or None with the reason logged: spoken
-    search is then the end-to-end speech encoder alone."""
+    search is then the end-to-end speech encoder alone. Off unless asked for (``--asr``): it lifts spoken
+    free-form queries' top 5 by 24 points but adds most of a second per query on 2 cores, far over the
+    150 ms speech latency bar (docs/server.md, *Spoken queries*)."""
     if not enabled:
-        log.info("speech recognition off (--no-asr): spoken search is end-to-end speech only")
+        log.info("speech recognition off (start with --asr to fuse a Whisper transcript): spoken search is "
+                 "end-to-end speech only")  # fmt: skip
         return None
     try:
         asr = Transcriber(threads=ASR_THREADS).load()
@@ -181,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--max-message-mb", type=int, default=16)
     parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain in-flight calls on shutdown")
-    parser.add_argument("--no-asr", action="store_true", help="spoken search by the speech encoder alone (no Whisper)")
+    parser.add_argument("--asr", action="store_true", help="fuse a Whisper transcript into spoken search (better "
+                        "ranking, ~0.5-1 s more per spoken query on 2 cores; needs the cpu extra)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                  "(see README) and restart", DATASET_ENV)  # fmt: skip
 
     tls = (args.tls_key.read_bytes(), args.tls_cert.read_bytes()) if args.tls_cert else None
-    asr = load_asr(not args.no_asr)
+    asr = load_asr(args.asr)
     server, port = build_server(library, args.address, Limits(), args.workers, args.token, tls, args.max_message_mb,
                                 asr)  # fmt: skip
     server.start()

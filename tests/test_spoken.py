@@ -108,7 +108,7 @@ def test_the_cli_prints_what_the_server_heard(asr_address, wav, tmp_path, capsys
 def test_without_asr_the_server_says_spoken_search_is_end_to_end(caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="motionsearch.server"):
         assert load_asr(enabled=False) is None
-        assert "speech recognition off (--no-asr)" in caplog.text
+        assert "speech recognition off (start with --asr" in caplog.text
         monkeypatch.setitem(sys.modules, "faster_whisper", None)  # the package missing: its import fails
         assert load_asr() is None
     assert "speech recognition unavailable (the ASR needs faster-whisper: pip install" in caplog.text
