@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import random
 import subprocess
 import time
 from pathlib import Path
@@ -35,3 +37,23 @@ def write_result(name: str, result: dict, out: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **result}, indent=2) + "\n")
     return path
+
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+
+
+def add_clip_arguments(parser: argparse.ArgumentParser, limit: int | None = None) -> None:
+    """``--source`` (default ``$MOTIONSEARCH_DATASET``, else the demo library) and ``--limit`` (a seeded sample)."""
+    parser.add_argument("--source", type=Path, default=os.environ.get("MOTIONSEARCH_DATASET") or DEMO)
+    default = f"default {limit}" if limit else "default: all"
+    parser.add_argument("--limit", type=int, default=limit, help=f"a seeded sample of N clips ({default})")
+
+
+def sampled_clips(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
+    """The BVH files under ``args.source``, a seeded sample of ``args.limit`` of them when given, sorted."""
+    clips = sorted(Path(args.source).rglob("*.bvh"))
+    if not clips:
+        parser.error(f"no .bvh files under {args.source}")
+    if args.limit:
+        clips = sorted(random.Random(0).sample(clips, min(args.limit, len(clips))))
+    return clips

@@ -15,34 +15,25 @@ so the ratio says what our validated reader costs against the library.
 from __future__ import annotations
 
 import argparse
-import os
-import random
 import time
 from pathlib import Path
 
 import bvhio
 from tqdm import tqdm
 
-from bench.common import write_result
+from bench.common import add_clip_arguments, sampled_clips, write_result
 from motion.bvh import read_bvh
 from motion.canonical import canonicalize
 from motion.features import motion_features
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
-
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.motion_throughput", description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=os.environ.get("MOTIONSEARCH_DATASET") or DEMO)
-    parser.add_argument("--limit", type=int, help="a seeded sample of N clips instead of all")
+    add_clip_arguments(parser)
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/motion_throughput.json)")
     args = parser.parse_args(argv)
 
-    clips = sorted(Path(args.source).rglob("*.bvh"))
-    if not clips:
-        parser.error(f"no .bvh files under {args.source}")
-    if args.limit:
-        clips = sorted(random.Random(0).sample(clips, min(args.limit, len(clips))))
+    clips = sampled_clips(parser, args)
 
     seconds = dict.fromkeys(("read", "canonical", "features", "bvhio_readAsBvh"), 0.0)
     frames = 0

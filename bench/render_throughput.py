@@ -11,8 +11,6 @@ bytes on disk and milliseconds to save and to load.
 from __future__ import annotations
 
 import argparse
-import os
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -20,11 +18,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.common import write_result
+from bench.common import add_clip_arguments, sampled_clips, write_result
 from dataset.render import JPEG_QUALITY, load_frames, render_frames, save_frames
 from motion.canonical import load_canonical
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 FORMATS = ("jpeg", "npy", "npz")
 
 
@@ -41,17 +38,13 @@ def _load(fmt: str, path: Path) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.render_throughput", description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=os.environ.get("MOTIONSEARCH_DATASET") or DEMO)
-    parser.add_argument("--limit", type=int, default=32, help="a seeded sample of N clips (default 32)")
+    add_clip_arguments(parser, limit=32)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/render_throughput.json)")
     args = parser.parse_args(argv)
 
-    paths = sorted(Path(args.source).rglob("*.bvh"))
-    if not paths:
-        parser.error(f"no .bvh files under {args.source}")
-    paths = sorted(random.Random(0).sample(paths, min(args.limit, len(paths))))
+    paths = sampled_clips(parser, args)
     motions = [load_canonical(p).positions for p in paths]
     render_frames(motions[0], n_frames=2, size=32)  # warm-up (imports, first allocations)
 
