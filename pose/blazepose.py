@@ -120,22 +120,28 @@ def crop(frame: np.ndarray, roi: Roi, size: int, zero_border: bool) -> np.ndarra
     ax, ay = roi.axes()
     corner = np.array([roi.cx, roi.cy]) - roi.size / 2 * (ax + ay)
     steps = np.arange(size) * (roi.size / size)
-    pts = corner + steps[None, :, None] * ax + steps[:, None, None] * ay  # (size, size, 2) x, y
-    pts = np.round(pts * _SUBPIXEL) / _SUBPIXEL
+    # sample points in 1/32 pixel units, as integers: (size, size) each
+    px = np.round((corner[0] + steps[None, :] * ax[0] + steps[:, None] * ay[0]) * _SUBPIXEL).astype(np.int64)
+    py = np.round((corner[1] + steps[None, :] * ax[1] + steps[:, None] * ay[1]) * _SUBPIXEL).astype(np.int64)
+    x0, y0 = px >> 5, py >> 5  # floor division by 32
+    fx = ((px & 31).astype(np.float32) / _SUBPIXEL)[..., None]
+    fy = ((py & 31).astype(np.float32) / _SUBPIXEL)[..., None]
     h, w = frame.shape[:2]
-    x0, y0 = np.floor(pts[..., 0]), np.floor(pts[..., 1])
-    fx = (pts[..., 0] - x0)[..., None].astype(np.float32)
-    fy = (pts[..., 1] - y0)[..., None].astype(np.float32)
-    x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
+    flat = frame.reshape(-1, 3)
+    xs = [np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)]  # clipped indices = replicated border
+    ys = [np.clip(y0, 0, h - 1) * w, np.clip(y0 + 1, 0, h - 1) * w]
+    if zero_border:
+        inside_x = [(x0 >= 0) & (x0 < w), (x0 + 1 >= 0) & (x0 + 1 < w)]
+        inside_y = [(y0 >= 0) & (y0 < h), (y0 + 1 >= 0) & (y0 + 1 < h)]
 
-    def tap(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:  # clipped indices = replicated border
-        value = frame[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)].astype(np.float32)
+    def tap(i: int, j: int) -> np.ndarray:
+        value = flat[ys[i] + xs[j]].astype(np.float32)
         if zero_border:
-            value *= ((yy >= 0) & (yy < h) & (xx >= 0) & (xx < w))[..., None]
+            value *= (inside_y[i] & inside_x[j])[..., None]
         return value
 
-    top = tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx
-    bottom = tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx
+    top = tap(0, 0) * (1 - fx) + tap(0, 1) * fx
+    bottom = tap(1, 0) * (1 - fx) + tap(1, 1) * fx
     return np.floor(top * (1 - fy) + bottom * fy + 0.5)
 
 
