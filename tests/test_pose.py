@@ -63,6 +63,18 @@ def test_tracking_follows_the_person_across_frames(estimator):
     assert np.abs(track.world[1] - track.world[0]).max() < 0.1
 
 
+def test_frames_analysed_at_10_fps_within_the_encoder_window():
+    from pose.video import frame_indices
+
+    indices, rate = frame_indices(90, 30.0)  # a 3 s clip at 30 fps: every third frame
+    assert rate == 10.0 and indices.tolist() == list(range(0, 90, 3))
+    indices, rate = frame_indices(600, 30.0, max_seconds=9.8)  # 20 s: only its centre 9.8 s (+ a step)
+    assert rate == 10.0 and 99 <= len(indices) <= 100 and abs((indices[0] + indices[-1]) / 2 - 300) <= 3
+    assert frame_indices(5, 6.0)[0].tolist() == [0, 1, 2, 3, 4]  # slower than 10 fps: every frame
+    with pytest.raises(ValueError):
+        frame_indices(10, float("nan"))
+
+
 # landmarks -> the canonical skeleton
 
 
