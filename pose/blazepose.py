@@ -123,9 +123,9 @@ def crop(frame: np.ndarray, roi: Roi, size: int, zero_border: bool) -> np.ndarra
     # sample points in 1/32 pixel units, as integers: (size, size) each
     px = np.round((corner[0] + steps[None, :] * ax[0] + steps[:, None] * ay[0]) * _SUBPIXEL).astype(np.int64)
     py = np.round((corner[1] + steps[None, :] * ax[1] + steps[:, None] * ay[1]) * _SUBPIXEL).astype(np.int64)
-    x0, y0 = px >> 5, py >> 5  # floor division by 32
-    fx = ((px & 31).astype(np.float32) / _SUBPIXEL)[..., None]
-    fy = ((py & 31).astype(np.float32) / _SUBPIXEL)[..., None]
+    x0, y0 = px // _SUBPIXEL, py // _SUBPIXEL  # floor, also left of and above the frame
+    fx = ((px - x0 * _SUBPIXEL).astype(np.float32) / _SUBPIXEL)[..., None]
+    fy = ((py - y0 * _SUBPIXEL).astype(np.float32) / _SUBPIXEL)[..., None]
     h, w = frame.shape[:2]
     flat = frame.reshape(-1, 3)
     xs = [np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)]  # clipped indices = replicated border
