@@ -4,7 +4,7 @@
                                    [--fusion on|off] [--fusion-weight W]
     python -m server.client speech FILE.wav|FILE.flac [--top 5] [--save DIR]
     python -m server.client motion FILE.bvh [--top 5]
-    python -m server.client video FILE.mp4|FRAMES_DIR [--top 5]
+    python -m server.client video FILE.mp4|FRAMES_DIR [--top 5] [--save-pose POSE.bvh]
     python -m server.client similar ID [--top 5]
     python -m server.client get ID [--out FILE] [--fps 30] [--start S] [--end E] [--in-place] [--mirror]
     python -m server.client preview ID [--start S] [--end E] [--out DIR]
@@ -17,7 +17,9 @@ the hit's time range) and its preview beside it: ``RANK_ID.webp`` (animated) and
 (a strip of frames). ``preview`` writes ``ID.webp`` and ``ID.png``. ``ingest`` uploads BVH files and
 every ``*.bvh`` under the folders given (recursive), in batches. ``video`` decodes a video file with
 PyAV (a well-kept FFmpeg binding that installs from wheels) or reads a folder of JPEG/PNG frames,
-and sends at most 64 frames sampled uniformly, scaled to 320 px on the long side. The address comes
+and sends at most 64 frames sampled uniformly, scaled to 320 px on the long side. ``--save-pose`` also
+runs the server's pose front end (``pose.video``) here on the frames sent and writes the body's motion as a
+BVH file on the canonical skeleton. The address comes
 from ``--address`` (default 127.0.0.1:50051) and a token from ``--token`` or
 ``$MOTIONSEARCH_TOKEN``. Every error is one line with the server's status and message, never a
 traceback.
@@ -131,6 +133,29 @@ def video_frames(path: Path) -> tuple[list[bytes], float]:
     return frames, fps * len(frames) / total
 
 
+def save_pose(frames: list[bytes], fps: float, out: Path) -> int:
+    """The body's motion in ``frames`` (JPEG) as a BVH file on the canonical skeleton (``pose.video``)."""
+    from motion.bvh import write_bvh
+    from motion.canonical_bvh import positions_bvh
+    from motion.resample import TARGET_FPS
+    from pose.blazepose import PoseEstimator
+    from pose.video import DEFAULT_FPS, video_motion
+
+    def frame(i: int) -> np.ndarray:
+        with Image.open(io.BytesIO(frames[i])) as image:
+            return np.asarray(image.convert("RGB"))
+
+    try:
+        video = video_motion(PoseEstimator(), frame, len(frames), fps or DEFAULT_FPS)
+    except ValueError as error:
+        print(f"error: --save-pose: {error}", file=sys.stderr)
+        return 1
+    write_bvh(out, positions_bvh(video.positions, TARGET_FPS, source=str(out)))
+    print(f"saved {out}: {len(video.positions)} frames at {TARGET_FPS:g} fps, a person in {video.track.n_found} "
+          f"of {len(video.track.found)} frames analysed")  # fmt: skip
+    return 0
+
+
 def ingest(client: Client, paths: list[Path], metadata: dict) -> int:
     """Upload in batches of ``INGEST_BATCH`` files; prints what was added, unchanged and failed. Exit 1 on failures."""
     from tqdm import tqdm
@@ -173,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(text; default: on when the library has metadata)")  # fmt: skip
         sub.add_argument("--fusion-weight", type=float, default=0.0, help="the metadata's share, 0..1")
         sub.add_argument("--save", type=Path, help="write the hits' BVH files here")
+        if name == "video":
+            sub.add_argument("--save-pose", type=Path, help="write the body pose seen in the video as BVH")
     get = commands.add_parser("get")
     get.add_argument("id")
     get.add_argument("--out", type=Path)
@@ -200,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     client = Client(args.address, args.token, args.timeout)
     try:
         if args.command in ("search", "speech", "motion", "video", "similar"):
+            frames = video_frames(Path(args.file)) if args.command == "video" else None
             fusion = {"on": pb.FUSION_MODE_ON, "off": pb.FUSION_MODE_OFF}.get(args.fusion, pb.FUSION_MODE_UNSPECIFIED)
             options = pb.SearchOptions(top_k=args.top, include_mirrors=args.mirrors, fusion=fusion,
                                        fusion_weight=args.fusion_weight,
@@ -208,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             search = {"search": lambda: client.search_text(args.text, options),
                       "speech": lambda: client.search_speech(Path(args.file), options),
                       "motion": lambda: client.search_motion(Path(args.file), options),
-                      "video": lambda: client.search_frames(*video_frames(Path(args.file)), options=options),
+                      "video": lambda: client.search_frames(*frames, options=options),
                       "similar": lambda: client.similar(args.id, options)}[args.command]  # fmt: skip
             response = search()
             print_hits(response)
             if args.save:
                 save_hits(client, response, args.save)
+            if frames and args.save_pose:
+                return save_pose(*frames, args.save_pose)
         elif args.command == "get":
             data = client.get_motion(args.id, fps=args.fps, in_place=args.in_place, mirror=args.mirror,
                                      start_seconds=args.start, end_seconds=args.end)  # fmt: skip

@@ -44,7 +44,7 @@ from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
 from server.library import ClipInfo, IngestReport, Library
 from server.limits import Limits
-from server.service import MotionSearchServicer
+from server.service import VIDEO_ENCODERS, MotionSearchServicer
 from server.similarity import Similarity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +107,7 @@ def build_server(
     tls: tuple[bytes, bytes] | None = None,
     max_message_mb: int = 16,
     asr: Transcriber | None = None,
+    video_encoder: str = "pose",
 ) -> tuple[grpc.Server, int]:
     """A started-ready (not started) server with the service, health and reflection; returns it and its port.
     With ``asr`` spoken queries are transcribed too and the transcript's ranking fused in (see load_asr).
@@ -123,7 +124,8 @@ def build_server(
                ("grpc.max_send_message_length", max_message_mb * 2**20)]  # fmt: skip
     interceptors = [TokenAuth(token)] if token else []
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options, interceptors=interceptors)
-    pb_grpc.add_MotionSearchServicer_to_server(MotionSearchServicer(library, limits, asr=asr), server)
+    servicer = MotionSearchServicer(library, limits, asr=asr, video_encoder=video_encoder)
+    pb_grpc.add_MotionSearchServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in (SERVICE, ""):
@@ -186,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=10.0, help="seconds to drain in-flight calls on shutdown")
     parser.add_argument("--asr", action="store_true", help="fuse a Whisper transcript into spoken search (better "
                         "ranking, ~0.5-1 s more per spoken query on 2 cores; needs the cpu extra)")  # fmt: skip
+    parser.add_argument(
+        "--video-encoder",
+        choices=VIDEO_ENCODERS,
+        default="pose",
+        help="SearchVideo through body pose and the motion encoder (default) or the frame encoder",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     tls = (args.tls_key.read_bytes(), args.tls_cert.read_bytes()) if args.tls_cert else None
     asr = load_asr(args.asr)
     server, port = build_server(library, args.address, Limits(), args.workers, args.token, tls, args.max_message_mb,
-                                asr)  # fmt: skip
+                                asr, args.video_encoder)  # fmt: skip
     server.start()
     host = args.address.rsplit(":", 1)[0]
     log.info("serving motionsearch.v1 on %s:%d%s%s", host, port, " (TLS)" if tls else "",

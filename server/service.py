@@ -26,10 +26,13 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from motion.resample import TARGET_FPS
 from motion.rigs import RigError, RigMap
 from motion.sources import ClipMetadata, path_words
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
+from pose.blazepose import PoseEstimator
+from pose.video import DEFAULT_FPS, video_motion
 from preprocess.asr import Transcriber
 from preprocess.audio import SAMPLE_RATE, to_16k
 from preprocess.frames import sample_indices
@@ -55,6 +58,7 @@ from server.streams import StreamGate, guarded
 
 log = logging.getLogger("motionsearch.server")
 CHUNK = 64 * 1024
+VIDEO_ENCODERS = ("pose", "frames")  # SearchVideo: body pose -> motion encoder, or the frame encoder
 
 
 _REPR = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
@@ -130,11 +134,14 @@ def hit_message(hit: Hit, rank: int) -> pb.SearchHit:
 
 class MotionSearchServicer(pb_grpc.MotionSearchServicer):
     def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion = DEFAULT_FUSION,
-                 asr: Transcriber | None = None) -> None:  # fmt: skip
+                 asr: Transcriber | None = None, video_encoder: str = "pose") -> None:  # fmt: skip
+        if video_encoder not in VIDEO_ENCODERS:
+            raise ValueError(f"video encoder {video_encoder!r}: use one of {', '.join(VIDEO_ENCODERS)}")
         self.library = library
         self.limits = limits or Limits()
         self.fusion = fusion  # how text searches fuse the metadata ranking when a request does not say
         self.asr = asr  # speech recognition for spoken queries (None: end-to-end speech only)
+        self.pose = PoseEstimator(providers=library.encoders.providers) if video_encoder == "pose" else None
         self.write_lock = threading.Lock()  # ingest and delete one at a time; searches run concurrently
         self.streams = StreamGate(self.limits.max_client_streams)
 
@@ -314,11 +321,22 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
                 encoded.append(message.chunk)
         if not encoded:
             raise invalid("no video frames were sent")
+        if self.pose is not None:
+            return self._search(start, self._encode(self._pose_query, encoded, config.fps), config.options, context)
         # only the frames the encoder samples are decoded (the same frames, so the same result as decoding all)
         picks = sample_indices(len(encoded), self.library.encoders.bundle.preprocessing.video.frames)
         decoded = {i: decode_image(encoded[i], i) for i in sorted(set(picks.tolist()))}
         frames = np.stack([decoded[i] for i in picks.tolist()])
         return self._search(start, self._encode(self.library.encoders.encode_video, frames), config.options, context)
+
+    def _pose_query(self, encoded: list[bytes], fps: float):
+        """Tokens of a video through body pose: the frames ``pose.video`` samples (only those are decoded) ->
+        BlazePose -> canonical motion -> the motion encoder. No person in any frame: ValueError."""
+        encoders = self.library.encoders
+        max_seconds = encoders.bundle.preprocessing.motion.max_frames / TARGET_FPS
+        video = video_motion(self.pose, lambda i: decode_image(encoded[i], i), len(encoded), fps or DEFAULT_FPS,
+                             max_seconds)  # fmt: skip
+        return encoders.encode_motion(video.features)
 
     @_handler
     def SearchMotion(self, request, context):
