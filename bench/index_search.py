@@ -26,7 +26,7 @@ cluster.
 indexes it (every window, mirrors) into a fresh folder while its float32 tokens are kept in memory,
 and the free-form queries of ``eval/queries.jsonl`` encoded by the text graph: how often the index's
 top 10 (two-stage, compressed) is the exact float32 top 10, and the same for its exact scan of the
-compressed tokens. Results go to ``bench/results/index_search-{N|real}.json``.
+compressed tokens. Results go to ``bench/results/index_search-{N|real}[-8bit].json``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from bench.common import write_result
 from bench.server_latency import percentiles, rss_mib
+from common.tokens import BITS
 from server.index import Candidates, EdgeIndex, MotionRecord
 from server.similarity import eq8_many
 
@@ -93,6 +94,10 @@ class ExactTop:
         self.scores, self.ids = np.take_along_axis(scores, keep, 1), np.take_along_axis(ids, keep, 1)
 
 
+def stored(bits: int) -> str:
+    return f"{bits}-bit codes + float32 scale and weight per token (common.tokens), one copy"
+
+
 def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -132,7 +137,7 @@ def run_synthetic(args) -> dict:
 
     folder = Path(args.index) if args.index else Path(tempfile.mkdtemp(prefix="index_search-"))
     rss_start = rss_mib()
-    index = EdgeIndex(folder, args.dim)
+    index = EdgeIndex(folder, args.dim, bits=args.bits)
     ingest = len(index) != n
     if ingest and len(index):
         raise SystemExit(f"{folder} holds {len(index)} motions, not {n}: remove it or give another --index")
@@ -170,7 +175,7 @@ def run_synthetic(args) -> dict:
         "library": {"motions": n, "tokens_per_motion": args.tokens, "dim": args.dim, "kind": "synthetic"},
         "query_tokens": args.query_tokens,
         "queries": len(queries),
-        "tokens_stored": "int8 codes + float32 scale and weight per token (common.tokens), one copy",
+        "tokens_stored": stored(index.store.bits),
         "disk_bytes_per_motion": round(folder_bytes(folder) / n),
         "ingest_motions_per_s": round(n / ingest_s, 1) if ingest else None,
         "optimize_s": round(optimize_s, 1) if ingest else None,
@@ -200,7 +205,7 @@ def run_real(args) -> dict:
     bundle = Bundle.load(args.bundle)
     encoders = Encoders.open(bundle.path)
     with tempfile.TemporaryDirectory() as tmp:
-        library = open_library(bundle, encoders, Path(tmp), None)
+        library = open_library(bundle, encoders, Path(tmp), f"edge:{Path(tmp) / 'index'}?bits={args.bits}")
         kept: list[MotionRecord] = []
         upsert = library.index.upsert
 
@@ -228,8 +233,8 @@ def run_real(args) -> dict:
         result = {
             "library": {"source": str(args.source), "motions": len(index), "points": index.points(), "kind": "real"},
             "queries": {"file": "eval/queries.jsonl", "count": len(queries)},
-            "tokens_stored": "int8 codes + float32 scale and weight per token (common.tokens), one copy",
-            "disk_bytes_per_motion": round(folder_bytes(library.folder / "index") / len(index)),
+            "tokens_stored": stored(args.bits),
+            "disk_bytes_per_motion": round(folder_bytes(Path(tmp) / "index") / len(index)),
             "ingest_motions_per_s": round(len(index) / ingest_s, 1),
             "exact_scan_of_compressed_tokens_same_top10": round(float(np.mean(same_exact)), 4),
             "settings": settings,
@@ -251,6 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
         default="default,100,250,500,1000",
         help="prefetch depths (points) to compare; 'default': the index's own (MotionIndex.depth)",
     )
+    parser.add_argument("--bits", type=int, default=BITS, help="the token codes' width, 8 or 16 (common.tokens)")
     parser.add_argument("--index", type=Path, help="keep the synthetic index here and reuse it on the next run")
     parser.add_argument("--real", action="store_true", help="the real library of --source (see above)")
     parser.add_argument("--source", type=Path, default=os.environ.get("MOTIONSEARCH_DATASET"))
@@ -261,8 +267,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.real and not args.source:
         raise SystemExit("--real needs --source or $MOTIONSEARCH_DATASET")
     result = run_real(args) if args.real else run_synthetic(args)
-    path = write_result("index_search", result, args.out or Path(__file__).parent / "results" /
-                        f"index_search-{'real' if args.real else args.motions}.json")  # fmt: skip
+    name = f"index_search-{'real' if args.real else args.motions}" + ("" if args.bits == BITS else f"-{args.bits}bit")
+    path = write_result("index_search", result, args.out or Path(__file__).parent / "results" / f"{name}.json")
     for r in result["settings"]:
         print(f"prefetch {r['prefetch']}{' (default)' if r['default'] else ''}: p50 "
               f"{r['two_stage_ms']['p50']} ms, top-10 overlap {r['top10_overlap']}, exact top 10 for "

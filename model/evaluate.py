@@ -12,9 +12,9 @@ the ASR cascade (Whisper tiny.en transcript -> text encoder) is scored beside sp
 go to ``RUN_DIR/eval.json`` (or ``--out``) with the checkpoint, its epoch and the data hash.
 
 ``--modalities text,...`` evaluates only those of the model's modalities (a dataset built without
-speech or video renders can still score text). ``--int8-motion-tokens`` scores every direction a
-second time with the motion tokens as the index stores them (int8 codes and a scale per token,
-``common.tokens``) and reports both and their largest difference (``int8``, ``int8_max_abs_diff``).
+speech or video renders can still score text). ``--token-bits N`` scores every direction a second
+time with the motion tokens as an index stores them with N-bit codes (``common.tokens``) and reports
+both and their largest difference (``compressed``, ``compressed_max_abs_diff``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common.tokens import roundtrip
+from common.tokens import BITS, roundtrip
 from model import metrics
 from model.data import RetrievalData, View
 from model.load import load_run
@@ -117,19 +117,19 @@ def asr_cascade(model: MotionSearchModel, data: RetrievalData, motion: Tokens) -
     return results
 
 
-def compressed(tokens: Tokens) -> Tokens:
-    """Motion tokens as the index stores them: int8 codes and a scale per token (``common.tokens``)."""
-    return Tokens(torch.from_numpy(roundtrip(tokens.x.numpy())), tokens.mask, tokens.weights)
+def compressed(tokens: Tokens, bits: int = BITS) -> Tokens:
+    """Motion tokens as an index stores them: ``bits``-bit codes and a scale per token (``common.tokens``)."""
+    return Tokens(torch.from_numpy(roundtrip(tokens.x.numpy(), bits)), tokens.mask, tokens.weights)
 
 
 def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = True, cascade: bool = False,
-             int8: bool = False) -> dict:  # fmt: skip
-    """Every direction between motion and the other modalities of ``data``, under every protocol; ``int8``:
-    the motion tokens compressed as the index stores them."""
+             bits: int = 0) -> dict:  # fmt: skip
+    """Every direction between motion and the other modalities of ``data``, under every protocol; ``bits``:
+    the motion tokens compressed as an index stores them with codes of that width (0: as encoded)."""
     model.eval()
     motion = encode(model, data, "motion", View())
-    if int8:
-        motion = compressed(motion)
+    if bits:
+        motion = compressed(motion, bits)
     results = {}
     jobs = [(m, name, view) for m in model.cfg.modalities if m in data.modalities and m != "motion"
             for name, view in VIEWS[m] if not view.noisy or data.has_noisy_speech]  # fmt: skip
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default="test,unseen")
     parser.add_argument("--data", help="dataset folder (default: the run's)")
     parser.add_argument("--modalities", help="comma-separated subset of the model's modalities (default: all)")
-    parser.add_argument("--int8-motion-tokens", action="store_true", help="also score the compressed motion tokens")
+    parser.add_argument("--token-bits", type=int, default=0, help="also score motion tokens stored with 8/16-bit codes")
     parser.add_argument("--out", type=Path, help="default RUN_DIR/eval.json")
     args = parser.parse_args(argv)
     model, config, state = load_run(args.run, args.checkpoint)
@@ -169,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
         print_table(split, report["splits"][split]["results"])
-        if args.int8_motion_tokens:
-            int8 = evaluate(model, data, int8=True)
-            report["splits"][split] |= {"int8": int8, "int8_max_abs_diff": largest_difference(
-                report["splits"][split]["results"], int8)}  # fmt: skip
-            print(f"{split}, int8 motion tokens: largest change of any metric "
-                  f"{report['splits'][split]['int8_max_abs_diff']}")  # fmt: skip
+        if args.token_bits:
+            stored = evaluate(model, data, bits=args.token_bits)
+            worst = largest_difference(report["splits"][split]["results"], stored)
+            report["splits"][split] |= {"token_bits": args.token_bits, "compressed": stored,
+                                        "compressed_max_abs_diff": worst}  # fmt: skip
+            print(f"{split}, motion tokens with {args.token_bits}-bit codes: largest change of any metric {worst}")
     out = args.out or args.run / "eval.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"wrote {out}")

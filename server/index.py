@@ -18,11 +18,12 @@ payload; window 0's point id is the motion's, so ``get`` reads the motion throug
 and ``len`` count motions (window 0 only). A search ranks windows and returns each motion once, as
 its best window.
 
-The exact score needs the candidates' tokens and weights back. They are stored compressed (int8
-codes and a scale per token, ``common.tokens``): the embedded index keeps them, their one copy, in a
-memory-mapped :class:`~server.token_store.TokenStore` beside its shard (the payload holds the rows;
-the shard holds no tokens), the ``qdrant-client`` backend as a copy in the payload (one string per
-point) beside the multivector its server's MaxSim stage needs.
+The exact score needs the candidates' tokens and weights back. They are stored compressed (16-bit
+integer codes and a scale per token by default, 8-bit with ``edge:PATH?bits=8``; ``common.tokens``):
+the embedded index keeps them, their one copy, in a memory-mapped
+:class:`~server.token_store.TokenStore` beside its shard (the payload holds the rows; the shard holds
+no tokens), the ``qdrant-client`` backend as a copy in the payload (one string per point) beside the
+multivector its server's MaxSim stage needs.
 
 A search prefetches points on the pooled vector (how many grows with the library: ``depth``;
 the embedded index scans every pooled vector, a Qdrant server searches its HNSW graph), on the
@@ -47,7 +48,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from common.tokens import dequantize, pack, unpack
+from common.tokens import BITS, dequantize, pack, row_bytes, unpack
 from server.fusion import Fusion, fuse
 from server.similarity import Similarity, eq8_many
 from server.token_store import TokenStore
@@ -57,7 +58,7 @@ POOLED, TOKENS, META = "pooled", "tokens", "meta"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
                    "window": "Integer", "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
 # v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders;
-# v6: the metadata says what the body does (motion_caption); v7: int8 tokens, one copy (the token store)
+# v6: the metadata says what the body does (motion_caption); v7: integer-coded tokens, one copy (the token store)
 INDEX_LAYOUT = "v7"
 
 
@@ -95,7 +96,7 @@ class Candidates:
     weights: np.ndarray
     starts: np.ndarray
     payloads: dict[str, dict] | None = None
-    scales: np.ndarray | None = None  # tokens are int8 codes of the tokens divided by these (common.tokens)
+    scales: np.ndarray | None = None  # tokens are integer codes of the tokens divided by these (common.tokens)
 
     @classmethod
     def of(cls, records: list[MotionRecord], dim: int) -> Candidates:
@@ -230,10 +231,10 @@ class MotionIndex:
         rescoring; candidates >= prefetch skips MaxSim. The embedded index rescores every prefetched point:
         its tokens are local, and Eq. 8 in numpy over them costs less than a MaxSim stage and ranks better
         (the pooled vector carries the motion's token weights, the second direction of Eq. 8, which MaxSim
-        leaves out). Prefetch: 0.2 % of the points, at least 100, at most 1,000: the exact top 10 lay
-        within the pooled top 49 on the real library (6,152 motions) and the top 66 on 100,000 synthetic
-        ones (bench/index_search.py measures these settings against exact scoring)."""
-        prefetch = min(max(self.points() // 500, 100), 1000)
+        leaves out). Prefetch: 0.2 % of the points, at least 100, at most 500: on 1,000,000 synthetic
+        motions prefetching 250, 500 or 1,000 found the same share of the exact top 10, and 500 costs half
+        of 1,000 (bench/index_search.py measures these settings against exact float32 scoring)."""
+        prefetch = min(max(self.points() // 500, 100), 500)
         return prefetch, prefetch
 
     def search(self, tokens: np.ndarray, weights: np.ndarray, top_k: int = 10, filter: SearchFilter | None = None,
@@ -317,7 +318,8 @@ class EdgeIndex(MotionIndex):
     half the bytes of float32. The scan's cost grows with the library: past a few million points a
     Qdrant server or cluster (the ``qdrant-client`` backend, HNSW on its own cores) is the way to grow."""
 
-    def __init__(self, path: str | Path, dim: int, meta_dim: int = 0) -> None:
+    def __init__(self, path: str | Path, dim: int, meta_dim: int = 0, bits: int = BITS) -> None:
+        """``bits``: the token codes' width for a new index (``common.tokens``); an existing one keeps its own."""
         import qdrant_edge as q
 
         self.q, self.dim, self.meta_dim, self.path = q, int(dim), int(meta_dim), Path(path)
@@ -340,7 +342,8 @@ class EdgeIndex(MotionIndex):
             self.path.mkdir(parents=True, exist_ok=True)
             self.shard = q.EdgeShard.create(str(self.path), config)
         self._index_payload()
-        self.store = TokenStore(self.path, self.dim)
+        stored = [b for b in (8, 16) if (self.path / TokenStore.file(b)).exists()]
+        self.store = TokenStore(self.path, self.dim, stored[0] if stored else bits)
         size = self.shard.count(q.CountRequest(exact=True))
         everything = q.ScrollRequest(limit=size + 1, with_payload=q.PayloadSelector.Include(["rows", "id"]))
         points, _ = self.shard.scroll(everything)
@@ -487,7 +490,7 @@ class QdrantClientIndex(MotionIndex):
     scalar-quantized, kept in RAM: the MaxSim stage runs there, so few candidates' tokens cross the
     network) and the tokens and weights once more in the payload, packed as the token store packs them
     (``common.tokens``, one hex string per point: asking for the multivectors returns thousands of Python
-    floats per motion) for the exact rescoring. 14 kB of payload per motion of 104 tokens (float16: 27 kB)."""
+    floats per motion) for the exact rescoring: 16-bit codes, 27 kB of payload per motion of 104 tokens."""
 
     def __init__(self, dim: int, url: str | None = None, api_key: str | None = None, path: str | None = None,
                  collection: str = "motions", meta_dim: int = 0) -> None:  # fmt: skip
@@ -538,7 +541,7 @@ class QdrantClientIndex(MotionIndex):
             vectors = {POOLED: pooled(r.tokens, r.weights).tolist(), TOKENS: r.tokens.astype(np.float32).tolist()}
             if r.meta is not None and self.meta_dim:
                 vectors[META] = np.asarray(r.meta, np.float32).tolist()
-            stored = {TOKENS: pack(r.tokens, r.weights).tobytes().hex()}  # hex: decodes 5x faster than base64
+            stored = {TOKENS: pack(r.tokens, r.weights).tobytes().hex()}  # 16-bit codes; hex: 5x faster than base64
             points.append(
                 self.m.PointStruct(id=point_id(r.id, r.window), vector=vectors, payload=_payload(r, **stored))
             )
@@ -566,7 +569,7 @@ class QdrantClientIndex(MotionIndex):
 
     def _record(self, stored: dict) -> MotionRecord:
         codes, scales, weights = unpack(
-            np.frombuffer(bytes.fromhex(stored[TOKENS]), np.uint8).reshape(-1, self.dim + 8)
+            np.frombuffer(bytes.fromhex(stored[TOKENS]), np.uint8).reshape(-1, row_bytes(self.dim))
         )
         return MotionRecord(stored["id"], dequantize(codes, scales), weights, _public(stored), stored["window"])
 
@@ -641,7 +644,8 @@ def _open_backend(spec: str, dim: int, meta_dim: int) -> MotionIndex:
 
     kind, _, rest = spec.partition(":") if ":" in spec else ("edge", "", spec)
     if kind == "edge":
-        return EdgeIndex(rest, dim, meta_dim)
+        path, _, bits = rest.rpartition("?bits=") if "?bits=" in rest else (rest, "", str(BITS))
+        return EdgeIndex(path, dim, meta_dim, int(bits))
     if kind == "qdrant":
         url = urlparse(rest)
         collection = parse_qs(url.query).get("collection", ["motions"])[0]
@@ -649,4 +653,5 @@ def _open_backend(spec: str, dim: int, meta_dim: int) -> MotionIndex:
                                  collection=collection, meta_dim=meta_dim)  # fmt: skip
     if kind == "qdrant-local":
         return QdrantClientIndex(dim, path=rest, meta_dim=meta_dim)
-    raise ValueError(f"unknown index {spec!r}: edge:PATH, qdrant:URL?collection=NAME or qdrant-local:PATH")
+    raise ValueError(f"unknown index {spec!r}: edge:PATH[?bits=8|16], qdrant:URL?collection=NAME or "
+                     "qdrant-local:PATH")  # fmt: skip

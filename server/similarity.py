@@ -39,7 +39,7 @@ def eq8_many(q: np.ndarray, a: np.ndarray, tokens: np.ndarray, weights: np.ndarr
              aggregation: str = "max", scales: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Eq. 8 of one query against many motions at once: ``tokens`` (N, D) and ``weights`` (N,) of all the
     motions concatenated, motion k's starting at row ``starts[k]``. One matrix product, reductions per motion.
-    ``scales`` (N,): ``tokens`` are int8 codes of the tokens divided by these (``common.tokens``)."""
+    ``scales`` (N,): ``tokens`` are integer codes of the tokens divided by these (``common.tokens``)."""
     s = q @ tokens.T.astype(np.float32, copy=False)  # (Lq, all motions' tokens)
     if scales is not None:
         s *= scales

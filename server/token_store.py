@@ -4,15 +4,17 @@ The exact rescoring of a search (Eq. 8, both directions) needs its candidates' t
 weights. Reading them back from Qdrant costs more than the whole rest of a query (a payload
 copy is parsed per point; a multivector comes back as thousands of Python floats), so the
 embedded index keeps them here, the one copy of them: one append-only file of rows, each a
-token's int8 codes, its float32 scale and its float32 weight (``common.tokens``: 136 bytes per
-token at 128 dimensions, 14 kB per motion of 104 tokens, against 512 bytes per token as
-float32), memory-mapped for reading. A motion is a run of rows; its ``[start, length]`` lives in
-the point's payload, which stays the one source of truth. A search reads only its candidates'
-rows, so a library far larger than memory pages in what its queries touch.
+token's integer codes, its float32 scale and its float32 weight (``common.tokens``: 264 bytes per
+token at 128 dimensions with the default 16-bit codes, 27 kB per motion of 104 tokens, 136 bytes
+with 8-bit codes, against 512 bytes as float32), memory-mapped for reading with read-ahead off
+(``MADV_RANDOM``: a search reads only its candidates' rows, scattered over the file, and
+read-ahead would page in, and count as the process's memory, megabytes around each), so a
+library far larger than memory pages in only what its queries touch. A motion is a run of rows;
+its ``[start, length]`` lives in the point's payload, which stays the one source of truth.
 
 Rescoring reads the codes as they are and applies the scales to the score matrix
-(``server.similarity.eq8_many``'s ``scales``): converting int8 to float32 is a third of the cost
-of the matrix product, scaling 104 columns per motion instead of 104 x 128 values saves the rest.
+(``server.similarity.eq8_many``'s ``scales``): scaling 104 columns per motion instead of
+104 x 128 values.
 
 Rows are appended and flushed *before* the point that references them is written, so a crash
 leaves at most some unreferenced rows (and a torn last row, cut off on the next open). A
@@ -28,16 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.tokens import dequantize, pack, unpack
+from common.tokens import BITS, dequantize, pack, row_bytes, unpack
 
 
 class TokenStore:
-    FILE = "tokens.i8"
-
-    def __init__(self, folder: str | Path, dim: int) -> None:
-        self.path = Path(folder) / self.FILE
-        self.dim = dim
-        self.width = dim + 8  # bytes per row: codes, then the scale and the weight (little-endian float32)
+    def __init__(self, folder: str | Path, dim: int, bits: int = BITS) -> None:
+        self.path = Path(folder) / self.file(bits)
+        self.dim, self.bits = dim, bits
+        self.width = row_bytes(dim, bits)  # bytes per row: codes, then the scale and the weight
         self.path.touch()
         size = self.path.stat().st_size
         if size % self.width:  # a row torn by a crash: never referenced, cut it off
@@ -45,12 +45,16 @@ class TokenStore:
         self._size = size // self.width  # rows written; a mapping shorter than this is stale
         self._rows = np.empty((0, self.width), np.uint8)
 
+    @staticmethod
+    def file(bits: int = BITS) -> str:
+        return f"tokens.i{bits}"
+
     def __len__(self) -> int:
         return self._size
 
     def append(self, tokens: list[np.ndarray], weights: list[np.ndarray]) -> list[tuple[int, int]]:
         """Write motions' rows durably; their ``(start, length)`` in the store."""
-        rows = pack(np.concatenate(tokens), np.concatenate(weights))
+        rows = pack(np.concatenate(tokens), np.concatenate(weights), self.bits)
         start = self._size
         with open(self.path, "ab") as file:
             file.write(rows.tobytes())
@@ -64,7 +68,7 @@ class TokenStore:
         return spans
 
     def rows(self) -> np.ndarray:
-        """Every row, (rows, dim + 8) bytes, read-only, over a memory map (a plain array: ``np.memmap`` slices
+        """Every row, (rows, row bytes), read-only, over a memory map (a plain array: ``np.memmap`` slices
         cost 3x more).
 
         Mapped again whenever the mapping holds fewer rows than were written, so a search on another
@@ -73,7 +77,9 @@ class TokenStore:
         rows = self._rows
         if len(rows) < self._size:
             with open(self.path, "rb") as file:
-                rows = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
+                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            mapped.madvise(mmap.MADV_RANDOM)
+            rows = np.frombuffer(mapped, np.uint8)
             rows = rows.reshape(-1, self.width)
             self._rows = rows
         return rows
@@ -84,11 +90,11 @@ class TokenStore:
         return dequantize(codes, scales), weights
 
     def gather(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Several motions at once, concatenated: their tokens' int8 codes (N, D), scales (N,) and weights (N,),
-        and where each motion starts."""
+        """Several motions at once, concatenated: their tokens' codes (N, D), scales (N,) and weights (N,), and
+        where each motion starts."""
         rows = self.rows()
         picked = np.concatenate([rows[s : s + n] for s, n in spans]) if spans else rows[:0]
-        return *unpack(picked), np.cumsum([0] + [n for _, n in spans])[:-1]
+        return *unpack(picked, self.bits), np.cumsum([0] + [n for _, n in spans])[:-1]
 
     def close(self) -> None:
         self._rows = np.empty((0, self.width), np.uint8)

@@ -115,7 +115,7 @@ def test_a_write_torn_by_a_crash_leaves_the_index_usable(tmp_path):
     index = EdgeIndex(tmp_path / "index", D)
     index.upsert(records[:10])
     index.close()
-    with open(tmp_path / "index" / TokenStore.FILE, "ab") as file:  # rows of a batch the crash cut short
+    with open(tmp_path / "index" / TokenStore.file(), "ab") as file:  # rows of a batch the crash cut short
         file.write(b"\x07" * (3 * TokenStore(tmp_path / "index", D).width + 100))
     reopened = EdgeIndex(tmp_path / "index", D)
     assert len(reopened) == 10
@@ -192,3 +192,15 @@ def test_windows_of_long_motions_give_one_hit_each(tmp_path, backend):
     assert len(index) == 148 and index.points() == 29 * 6 + 119
     assert motions[2].id not in {h.id for h in index.search(query.tokens, query.weights, top_k=150)}
     index.close()
+
+
+def test_an_index_keeps_the_code_width_it_was_built_with(tmp_path):
+    records = library(20, seed=3)
+    index = open_index(f"edge:{tmp_path / 'index'}?bits=8", D)
+    index.upsert(records)
+    index.close()
+    assert (tmp_path / "index" / TokenStore.file(8)).exists() and not (tmp_path / "index" / TokenStore.file()).exists()
+    reopened = open_index(f"edge:{tmp_path / 'index'}", D)  # the default is 16-bit: the 8-bit store is still read
+    np.testing.assert_allclose(reopened.get(records[3].id).tokens, roundtrip(records[3].tokens, 8), atol=1e-7)
+    assert reopened.search(records[3].tokens, records[3].weights, top_k=1)[0].id == records[3].id
+    reopened.close()

@@ -1,11 +1,12 @@
-"""The compressed token format (common.tokens): int8 codes with a scale per token, packed rows, error bounds."""
+"""The compressed token format (common.tokens): 8- or 16-bit codes with a scale per token, packed rows, error
+bounds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from common.tokens import dequantize, pack, quantize, roundtrip, unpack
+from common.tokens import dequantize, pack, quantize, roundtrip, row_bytes, unpack
 from server.similarity import eq8, eq8_many
 
 
@@ -14,13 +15,19 @@ def unit(n: int, d: int, seed: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_codes_round_to_within_half_a_step():
+@pytest.mark.parametrize(("bits", "dtype", "top", "worst"), [(8, np.int8, 127, 2e-3), (16, np.int16, 32767, 1e-5)])
+def test_codes_round_to_within_half_a_step(bits, dtype, top, worst):
     tokens = unit(500, 128, 0)
-    codes, scales = quantize(tokens)
-    assert codes.dtype == np.int8 and scales.dtype == np.float32 and np.abs(codes).max() == 127
+    codes, scales = quantize(tokens, bits)
+    assert codes.dtype == dtype and scales.dtype == np.float32 and np.abs(codes).max() == top
     err = np.abs(dequantize(codes, scales) - tokens)
     assert (err <= scales[:, None] / 2 + 1e-7).all()
-    assert err.max() < 2e-3  # unit tokens of 128 dims: max|x| is small, so is its step
+    assert err.max() < worst  # unit tokens of 128 dims: max|x| is small, so is its step
+
+
+def test_only_8_and_16_bit_codes():
+    with pytest.raises(ValueError, match="8- or 16-bit"):
+        quantize(unit(2, 8, 0), 4)
 
 
 def test_a_zero_token_and_a_negated_token():
@@ -32,13 +39,14 @@ def test_a_zero_token_and_a_negated_token():
     np.testing.assert_array_equal(codes[2], -codes[0])  # symmetric codes
 
 
-def test_pack_and_unpack_are_inverse():
+@pytest.mark.parametrize("bits", [8, 16])
+def test_pack_and_unpack_are_inverse(bits):
     tokens, weights = unit(40, 64, 2), np.random.default_rng(3).random(40).astype(np.float32)
-    rows = pack(tokens, weights)
-    assert rows.shape == (40, 72) and rows.dtype == np.uint8
-    codes, scales, back = unpack(rows)
+    rows = pack(tokens, weights, bits)
+    assert rows.shape == (40, row_bytes(64, bits)) == (40, 64 * bits // 8 + 8) and rows.dtype == np.uint8
+    codes, scales, back = unpack(rows, bits)
     np.testing.assert_array_equal(back, weights)
-    np.testing.assert_array_equal(dequantize(codes, scales), roundtrip(tokens))
+    np.testing.assert_array_equal(dequantize(codes, scales), roundtrip(tokens, bits))
 
 
 def test_non_finite_tokens_are_refused():
