@@ -223,13 +223,11 @@ def run_real(args) -> dict:
         library.index.optimize()
         index = library.index
         everything = Candidates.of(kept, index.dim)
-        queries = [encoders.encode_query(q.text, sentence=False)[0] for q in load_queries()]
+        queries = [encoders.encode_query(q.text, sentence=False)[0] for q in load_queries()]  # (tokens, weights)
         exact_top = []
-        for q in queries:
-            scores = eq8_many(q.tokens, q.weights, everything.tokens, everything.weights, everything.starts,
-                              index.aggregation)  # fmt: skip
+        for q, a in queries:
+            scores = eq8_many(q, a, everything.tokens, everything.weights, everything.starts, index.aggregation)
             exact_top.append({everything.owners[i] for i in everything.best_per_owner(scores, 10)})
-        queries = [(q.tokens, q.weights) for q in queries]
         same_exact = [{h.id for h in index.search_exact(q, a, top_k=10)} == top for (q, a), top in
                       zip(queries, exact_top)]  # fmt: skip
         settings = measure(index, queries, exact_top, args.depths)

@@ -74,3 +74,17 @@ def test_index_search_smoke(tmp_path):
     again = index_search.main(argv)  # the kept index is reused: no ingest, the same exact top 10
     assert again["ingest_motions_per_s"] is None
     assert again["exact_rank10_minus_rank11_score_median"] == saved["exact_rank10_minus_rank11_score_median"]
+
+
+def test_index_search_real_smoke(tmp_path, onnx_bundle, demo_clips):
+    from bench import index_search
+
+    out = tmp_path / "real.json"
+    result = index_search.main(["--real", "--bundle", str(onnx_bundle), "--source", str(demo_clips[0].parent),
+                                "--depths", "default", "--out", str(out)])  # fmt: skip
+    saved = json.loads(out.read_text())
+    assert saved["library"]["kind"] == "real" and saved["library"]["motions"] == 2 * len(demo_clips)  # and mirrors
+    assert saved["queries"]["count"] >= 150 and saved["disk_bytes_per_motion"] > 0
+    # 16-bit codes: the compressed index's exact scan and its two-stage search find the float32 top 10
+    assert result["exact_scan_of_compressed_tokens_same_top10"] >= 0.99
+    assert result["settings"][0]["queries_with_exact_top10"] >= 0.99
