@@ -20,8 +20,8 @@ its best window.
 
 The exact score needs the candidates' tokens and weights back. They are stored compressed (16-bit
 integer codes and a scale per token by default, 8-bit with ``edge:PATH?bits=8``; ``common.tokens``):
-the embedded index keeps them, their one copy, in a memory-mapped
-:class:`~server.token_store.TokenStore` beside its shard (the payload holds the rows; the shard holds
+the embedded index keeps them, their one copy, in a :class:`~server.token_store.TokenStore` file
+beside its shard (the payload holds the rows; the shard holds
 no tokens), the ``qdrant-client`` backend as a copy in the payload (one string per point) beside the
 multivector its server's MaxSim stage needs.
 
