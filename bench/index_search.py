@@ -6,18 +6,18 @@
 Synthetic (default): a library of motions (tokens scattered around per-motion centres; 104 tokens of
 128 dims is the default model's 8 body parts x 13 time steps) generated in chunks from a seed, so a
 library of any size streams through memory once: each chunk is upserted into a fresh Qdrant Edge
-index (``server.index``: the pooled vector in the shard, the tokens as int8 codes in the token
-store) and, in the same pass, scored exactly with float32 Eq. 8 against every query at once (the
-running top 11 kept per query). Queries are text-like: 16 noisy tokens of one motion. Then, for the
-same queries, the index's two-stage search (an exact scan of the float16 pooled vectors ->
-exact Eq. 8 rescoring of the compressed tokens of the prefetched points) at several prefetch
-depths, the index's default among them. Reports p50/p95
-latency, the mean top-10 overlap against exact float32, the median score gap between exact ranks
-10 and 11 (how close to a tie the 10th place is), the exact pass's cost per query (amortised:
-every query at once, both cores), ingest motions/s (the upserts alone), the optimizer's time, RSS (the
-process holds the index as the server does, nothing else) and disk bytes per motion. ``--index DIR``
-keeps the index and the exact top 11 there and reuses both on the next run (same library and queries; an
-exact top 11 put in an empty folder saves the exact pass of a new index).
+index (``server.index``: the pooled vector in the shard, the tokens as 16-bit integer codes, or
+``--bits 8``, in the token store) and, in the same pass, scored exactly with float32 Eq. 8 against
+every query at once (the running top 11 kept per query). Queries are text-like: 16 noisy tokens of
+one motion. Then, for the same queries, the index's two-stage search (an exact scan of the float16
+pooled vectors -> exact Eq. 8 rescoring of the compressed tokens of the prefetched points) at several
+prefetch depths, the index's default among them. Reports p50/p95 latency, the mean top-10 overlap
+against exact float32, the median score gap between exact ranks 10 and 11 (how close to a tie the
+10th place is), the exact pass's cost per query (amortised: every query at once, both cores), ingest
+motions/s (the upserts alone), the optimizer's time, RSS (the process holds the index as the server
+does, nothing else) and disk bytes per motion. ``--index DIR`` keeps the index and the exact top 11
+there and reuses both on the next run (same library and queries; an exact top 11 put in an empty
+folder saves the exact pass of a new index).
 
 The centres are independent, so apart from its own motion a query's exact top 10 are near-ties:
 the hardest case for a first stage and for rounding, where real libraries (takes, styles, mirrors)
