@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from common.tokens import BITS, dequantize, pack, row_bytes, unpack
+from common.tokens import BITS, CODES, dequantize, pack, row_bytes, unpack
 from server.fusion import Fusion, fuse
 from server.similarity import Similarity, eq8_many
 from server.token_store import TokenStore
@@ -155,7 +155,7 @@ def pooled(tokens: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def hnsw_ef(prefetch: int) -> int:
-    """How wide an HNSW search of the pooled vectors looks for ``prefetch`` points (both backends)."""
+    """How wide a Qdrant server's HNSW search of the pooled vectors looks for ``prefetch`` points."""
     return max(4 * prefetch, 512)
 
 
@@ -342,7 +342,7 @@ class EdgeIndex(MotionIndex):
             self.path.mkdir(parents=True, exist_ok=True)
             self.shard = q.EdgeShard.create(str(self.path), config)
         self._index_payload()
-        stored = [b for b in (8, 16) if (self.path / TokenStore.file(b)).exists()]
+        stored = [b for b in sorted(CODES) if (self.path / TokenStore.file(b)).exists()]
         self.store = TokenStore(self.path, self.dim, stored[0] if stored else bits)
         size = self.shard.count(q.CountRequest(exact=True))
         everything = q.ScrollRequest(limit=size + 1, with_payload=q.PayloadSelector.Include(["rows", "id"]))

@@ -176,9 +176,14 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             return None
         return replace(self.fusion, weight=options.fusion_weight) if options.fusion_weight else self.fusion
 
-    def _respond(self, start: float, hits: list[Hit], context) -> pb.SearchResponse:
+    @staticmethod
+    def _check_active(context) -> None:
+        """CANCELLED once the client has gone: no more work for it."""
         if not context.is_active():
             raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+
+    def _respond(self, start: float, hits: list[Hit], context) -> pb.SearchResponse:
+        self._check_active(context)
         return pb.SearchResponse(
             hits=[hit_message(h, n) for n, h in enumerate(hits, 1)],
             library_size=len(self.library),
@@ -202,8 +207,7 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
     def _search(self, start: float, query: tuple[np.ndarray, np.ndarray], options: pb.SearchOptions, context,
                 meta: np.ndarray | None = None, fusion: Fusion | None = None):  # fmt: skip
         top_k, flt = self._options(options)
-        if not context.is_active():
-            raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+        self._check_active(context)
         hits = self.library.index.search(*query, top_k=top_k, filter=flt, meta=meta, fusion=fusion)
         return self._respond(start, hits, context)
 
@@ -216,9 +220,14 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
         if len(text) > self.limits.max_text_chars:
             raise too_big(f"the text query has {len(text)} characters; the limit is {self.limits.max_text_chars}")
         self._options(request.options)
-        fusion = self._fusion(request.options)
-        query, meta = self._encode(lambda t: self.library.encoders.encode_query(t, sentence=fusion is not None), text)
+        query, meta, fusion = self._typed(text, request.options)
         return self._search(start, query, request.options, context, meta, fusion)
+
+    def _typed(self, text: str, options: pb.SearchOptions):
+        """A text as SearchText ranks it: its (tokens, weights), its sentence embedding and the fusion (or None)."""
+        fusion = self._fusion(options)
+        query, meta = self._encode(lambda t: self.library.encoders.encode_query(t, sentence=fusion is not None), text)
+        return query, meta, fusion
 
     @staticmethod
     def _config(messages, kind: str):
@@ -245,14 +254,12 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
         audio = self._decode_audio(config, bytes(data))
         query = self._encode(self.library.encoders.encode_speech, audio)
         top_k, flt = self._options(config.options)
-        if not context.is_active():
-            raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+        self._check_active(context)
         index = self.library.index
         ranking = index.ranking(*query, top_k=top_k, filter=flt)
         transcript = self.asr.transcribe(audio) if self.asr else ""
         if transcript:  # the transcript searched as typed, fused with the end-to-end ranking
-            fusion = self._fusion(config.options)
-            text, meta = self._encode(lambda t: self.library.encoders.encode_query(t, fusion is not None), transcript)
+            text, meta, fusion = self._typed(transcript, config.options)
             ranking = ranking.fused(index.ranking(*text, top_k=top_k, filter=flt, meta=meta, fusion=fusion), SPEECH)
         response = self._respond(start, index.hits(ranking, top_k), context)
         response.transcript = transcript
@@ -469,8 +476,7 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
                 raise Abort(grpc.StatusCode.ALREADY_EXISTS, "; ".join(f"{name}: {why}" for name, why in taken[:5]))
             added = 0
             for clip in clips:  # the write lock is held per committed clip, never while a client sends
-                if not context.is_active():
-                    raise Abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+                self._check_active(context)
                 with self.write_lock:
                     result = self.library.ingest([clip], progress=False)
                 report.added.extend(motion_message(p) for p in result.added)
