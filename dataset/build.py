@@ -22,6 +22,10 @@ then rename), skips outputs that already exist, and records its time in
 
 Per-item stages run on all cores (``workers``); every random choice is drawn
 from a generator seeded by (build seed, item), so reruns and resumes agree.
+``splits`` (``--splits test,unseen``) limits the speech and video stages to the
+items of those splits, e.g. to evaluate a model without synthesising the
+training speech; files of other splits are kept, and the speech manifest then
+lists the chosen splits' utterances only.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class Build:
     seed: int = 0
     limit: int | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    splits: tuple[str, ...] | None = None  # the speech and video stages' items (None: all)
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -108,6 +113,13 @@ class Build:
 
     def split_of_items(self) -> dict[str, str]:
         return read_split_files(self.out)
+
+    def chosen(self, items: Iterable[str]) -> list[str]:
+        """``items`` in the build's ``splits`` (all of them when it has none)."""
+        if self.splits is None:
+            return list(items)
+        split_of = self.split_of_items()
+        return [i for i in items if split_of[i] in self.splits]
 
     @cached_property
     def _by_id(self) -> dict[str, Clip]:
@@ -224,7 +236,8 @@ def stage_speech(build: Build) -> dict:
     annotations = load_annotations(build.path("annotations.json"))
     split_of = build.split_of_items()
     jobs = []
-    for item, entry in annotations.items():
+    for item in build.chosen(annotations):
+        entry = annotations[item]
         voices = voices_for(split_of[item])
         for register in REGISTERS:
             for k, text in enumerate(entry.texts(register)[:SPEECH_PER_REGISTER]):
@@ -246,6 +259,8 @@ def stage_speech(build: Build) -> dict:
     write_atomic(build.path("speech", "manifest.jsonl"), manifest.encode())
     wanted = {Path(p) for job in jobs for p in (job.path, job.noisy_path) if p}
     stale = [p for d in ("speech", "speech_noisy") for p in build.path(d).glob("*.flac") if p not in wanted]
+    if build.splits is not None:  # other splits' files are not stale, only not asked for
+        stale = []
     for path in stale:  # from an earlier catalogue or seed: no manifest row names them
         path.unlink()
     return {
@@ -295,7 +310,7 @@ def stage_video(build: Build) -> dict:
     jobs = [
         (str(build.path("joints", item + ".npy")), str(build.path("video", item + ".jpg")),
          build.rng("video", item).randrange(2**31))
-        for item, _, _ in build.items
+        for item in build.chosen(i for i, _, _ in build.items)
     ]  # fmt: skip
     done = list(parallel_map(_video_job, jobs, build.workers, "video"))
     return {"items": len(done), "frames_per_item": VIDEO_FRAMES, "size": VIDEO_SIZE}

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from common.files import git_commit
 from common.tokens import BITS, roundtrip
 from model import metrics
 from model.data import RetrievalData, View
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.modalities:
         modalities = ["motion"] + [m for m in args.modalities.split(",") if m in modalities and m != "motion"]
     report = {"run": str(args.run), "checkpoint": args.checkpoint, "epoch": state["epoch"],
-              "data_hash": state.get("data_hash"), "modalities": modalities, "splits": {}}  # fmt: skip
+              "data_hash": state.get("data_hash"), "modalities": modalities, "git_commit": git_commit(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "splits": {}}  # fmt: skip
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}

@@ -127,3 +127,19 @@ def test_video_stage_renders_every_item(built_media):
     assert len(videos) == 8
     frames = load_frames(videos[0])
     assert frames.shape == (build_module.VIDEO_FRAMES, build_module.VIDEO_SIZE, build_module.VIDEO_SIZE, 3)
+
+
+def test_split_limited_stages_keep_other_splits_files(built_media, tmp_path, demo_clips):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(built_media, out)
+    before = set(files(out))
+    split_of = read_split_files(out)
+    assert len(set(split_of.values())) > 1
+    shutil.rmtree(out / "video")
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["speech", "video"])
+    rows = [json.loads(line) for line in (out / "speech" / "manifest.jsonl").read_text().splitlines()]
+    assert rows and {split_of[r["item"]] for r in rows} == {"unseen"}
+    assert {p.stem for p in (out / "video").glob("*.jpg")} == {i for i, s in split_of.items() if s == "unseen"}
+    assert {k for k in before if k.startswith(("speech/", "speech_noisy/")) and k.endswith(".flac")} <= set(files(out))

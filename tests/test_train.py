@@ -101,6 +101,7 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     from model.ablate import main as ablate_main
     from model.release import main as release_main
     from model.results import main as results_main
+    from model.results import sections
 
     out = tmp_path / "ablations"
     args = ["--data", str(demo_dataset), "--configs", "cpu,ablation-global,ablation-two-modal", "--epochs", "1",
@@ -127,6 +128,7 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     assert "4-modal at least as good as 3-modal, text->motion R@1 (label relevance): not measured" in text
     assert "## Shipped model, unseen-action probe" in text and "speech(asr)->motion/noisy-10dB" in text
     assert "run `ablation-global`" in text
+    assert text.count("## Beyond the test split") == 1 and text.endswith(sections())
 
     release = tmp_path / "release"
     assert release_main([str(out / "cpu"), "--out", str(release)]) == 0
@@ -141,6 +143,22 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     with torch.no_grad():
         a, b = trained.encode("text", *inputs["text"]), shipped.encode("text", *inputs["text"])
     torch.testing.assert_close(a.x, b.x, atol=5e-3, rtol=0)  # fp16 weights
+
+
+def test_results_sections_rewrite_only_the_last_part_from_the_recorded_files(tmp_path):
+    from model.results import ROOT, SECTIONS
+    from model.results import main as results_main
+
+    page = tmp_path / "RESULTS.md"
+    page.write_text("# Results\n\nkept as it is\n\n" + SECTIONS + "\n\nstale rows\n")
+    assert results_main(["--sections", "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Results\n\nkept as it is\n\n" + SECTIONS) and "stale rows" not in text
+    fused = json.loads((ROOT / "bench/results/fusion.json").read_text())["test"]["fused"]["top5"]
+    row = next(r for r in text.splitlines() if r.startswith("| Free-form queries typed, top-5 content (shipped"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[2] == f"{fused:.1f}" and cells[3] == "≥ 90" and cells[4] == ("yes" if fused >= 90 else "**no**")
+    assert results_main(["--sections", "--out", str(page)]) == 0 and page.read_text() == text  # idempotent
 
 
 def test_caching_leaves_the_audio_intact_and_transcribes_the_evaluation_utterances(demo_dataset):
