@@ -161,13 +161,13 @@ def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = Tru
     return results
 
 
-def heldout_kinematic(model: MotionSearchModel, data: RetrievalData, motion: Tokens | None = None) -> dict:
+def heldout_kinematic(model: MotionSearchModel, data: RetrievalData) -> dict:
     """Text -> motion with each item's first held-out kinematic caption (``kinematic-heldout``: what this motion
     does, in phrasings no training caption uses) as the query, against every item of ``data``; items without one
     are not queried. Empty when the dataset has none (built before kinds, or a training split)."""
     if "text" not in model.cfg.modalities or "text" not in data.modalities:
         return {}
-    results = {}
+    results, motion = {}, None
     for register, _ in VIEWS["text"]:
         queries = [i for i in data.items if data.annotations[i].texts(register, (KINEMATIC_HELDOUT,))]
         if not queries:
