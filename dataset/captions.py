@@ -93,16 +93,14 @@ def _combined(description, content: str, style: str, labels: list[str], register
 
 
 def item_captions(
-    content: str, style: str, joints: np.ndarray | None, item: str, clip: str, seed: int = 0, heldout: bool = False
+    content: str, style: str, joints: np.ndarray, item: str, clip: str, seed: int = 0, heldout: bool = False
 ) -> list[Annotation]:
     """Every caption of one item in both registers (see the module docstring); ``clip`` is its source clip id,
-    ``joints`` its canonical (F, 22, 3) positions at 20 fps (None: label captions only)."""
-    description = None
-    if joints is not None:
-        try:
-            description = kinematic.detect(joints, 20.0)
-        except ValueError:
-            description = None
+    ``joints`` its canonical (F, 22, 3) positions at 20 fps."""
+    try:
+        description = kinematic.detect(joints, 20.0)
+    except ValueError:
+        description = None
     out = []
     for register in REGISTERS:
         labels = generate_captions(content, style, register, LABEL_PER_REGISTER, seed, key=item)

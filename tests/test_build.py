@@ -168,3 +168,12 @@ def test_video_stage_renders_every_item(built_media):
     assert len(videos) == 8
     frames = load_frames(videos[0])
     assert frames.shape == (build_module.VIDEO_FRAMES, build_module.VIDEO_SIZE, build_module.VIDEO_SIZE, 3)
+
+
+def test_a_clip_the_kinematic_captioner_cannot_describe_keeps_its_label_captions():
+    from dataset.captions import item_captions
+
+    one_frame = np.zeros((1, 22, 3), dtype=np.float32)
+    captions = item_captions("walk", "normal", one_frame, "dataset-2_walk_normal_001", "dataset-2_walk_normal_001",
+                             heldout=True)  # fmt: skip
+    assert {a.kind for a in captions} == {LABEL} and len(captions) == 16
