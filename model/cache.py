@@ -9,7 +9,8 @@ token states), plus ``manifest.json`` (backbone, settings). A shard's name carri
 digest of its keys; shards are written atomically and skipped when present, so an
 interrupted run resumes, and shards of keys that no longer exist are removed. Keys:
 
-* text: the caption text itself (all-MiniLM-L6-v2 token states, up to 32 tokens);
+* text: the caption text itself, of every kind (the held-out kinematic queries too; all-MiniLM-L6-v2 token
+  states, up to 32 tokens);
 * speech: the utterance's file name without ``.flac`` and the same with ``@noisy``
   (Whisper tiny.en encoder states of the utterance's own length, averaged over pairs of
   frames: 25 states per second);
@@ -136,9 +137,9 @@ def _speech_keys(data: Path, splits: tuple[str, ...] | None = None) -> Iterator[
 
 
 def cache_text(data: Path, backbone_path: str | None) -> dict:
-    from dataset.annotations import load_annotations
+    from dataset.annotations import KINDS, load_annotations
 
-    texts = [t for entry in load_annotations(data / "annotations.json").values() for t in entry.texts()]
+    texts = [t for entry in load_annotations(data / "annotations.json").values() for t in entry.texts(kinds=KINDS)]
     backbone = TextBackbone(backbone_path)
     n = build_cache(data / "cache" / "text", texts, backbone, 128, "text")
     return {"backbone": backbone.path.name, "keys": n, "dim": 384, "max_tokens": 32}

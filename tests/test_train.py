@@ -84,6 +84,21 @@ def test_train_resume_and_evaluate(tmp_path, demo_dataset):
         r = results[key]["all_strict"]
         assert 0 <= r["R@1"] <= r["R@5"] <= r["R@10"] <= 100 and r["MedR"] >= 1
     assert report["splits"]["unseen"]["items"] > 0
+    test, unseen = report["splits"]["test"], report["splits"]["unseen"]
+    text = results["text->motion/descriptive"]
+    assert text["all_content_macro"]["groups"] == len(text["per_content"]) > 1
+    assert sum(g["n"] for g in text["per_content"].values()) == test["items"]
+    for split in (test, unseen):  # every demo test and unseen item has held-out kinematic captions
+        heldout = split["kinematic_heldout"]["text->motion/spoken"]
+        assert heldout["queries"] == split["items"]
+        assert 0 <= heldout["all_strict"]["R@1"] <= heldout["all_strict"]["R@10"] <= 100
+    probe = report["probe_in_test_library"]
+    assert probe["queries"] == unseen["items"] and probe["gallery"] == test["items"] + unseen["items"]
+    for key in ("text->motion/descriptive", "speech->motion/clean", "video->motion/rendered"):
+        # the same queries and relevant items in a larger gallery (test items share no unseen label): never better
+        among_probe, in_library = unseen["results"][key]["all_labels"], probe["results"][key]["all_labels"]
+        assert all(in_library[k] <= among_probe[k] for k in ("R@1", "R@5", "R@10")), (key, in_library, among_probe)
+        assert in_library["MedR"] >= among_probe["MedR"]
 
 
 def test_resume_needs_a_run(tmp_path):
