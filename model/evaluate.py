@@ -43,10 +43,12 @@ VIEWS = {
 @torch.inference_mode()
 def encode(model: MotionSearchModel, data: RetrievalData, modality: str, view: View, batch: int = 64) -> Tokens:
     """Tokens of every item of ``data`` for one modality, padded to a common length."""
-    parts = []
-    for i in range(0, len(data.items), batch):
-        inputs = data.batch(data.items[i : i + batch], rng=None, view=view)
-        parts.append(model.encode(modality, *inputs[modality]))
+    return concat([model.encode(modality, *data.batch(data.items[i : i + batch], rng=None, view=view)[modality])
+                   for i in range(0, len(data.items), batch)])  # fmt: skip
+
+
+def concat(parts: list[Tokens]) -> Tokens:
+    """Batches of tokens as one, padded to the longest."""
     length = max(p.x.shape[1] for p in parts)
 
     def cat(name: str, fill) -> torch.Tensor:
