@@ -11,6 +11,9 @@ voices clean and with 10 dB white noise, and the unseen-action probe separately.
 the ASR cascade (Whisper tiny.en transcript -> text encoder) is scored beside speech. Results
 go to ``RUN_DIR/eval.json`` (or ``--out``) with the checkpoint, its epoch and the data hash.
 
+``--augmented`` adds ``motion(augmented)->motion``: every item's centre crop as another capture of it
+(``motion.augment.augment`` with its default mix, seed 0) searched among the clean items.
+
 ``--modalities text,...`` evaluates only those of the model's modalities (a dataset built without
 speech or video renders can still score text). ``--token-bits N`` scores every direction a second
 time with the motion tokens as an index stores them with N-bit codes (``common.tokens``) and reports
@@ -29,9 +32,10 @@ from tqdm import tqdm
 
 from common.tokens import BITS, roundtrip
 from model import metrics
-from model.data import RetrievalData, View
+from model.data import PAD_MULTIPLE, RetrievalData, View, pad
 from model.load import load_run
 from model.modeling import MotionSearchModel, Tokens
+from motion.augment import AugmentConfig
 
 VIEWS = {
     "text": [("descriptive", View("descriptive")), ("spoken", View("spoken"))],
@@ -145,6 +149,19 @@ def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = Tru
     return results
 
 
+@torch.inference_mode()
+def augmented_retrieval(model: MotionSearchModel, data: RetrievalData, config: AugmentConfig, seed: int = 0,
+                        batch: int = 64) -> dict:  # fmt: skip
+    """``motion(augmented)->motion``: each item's centre crop augmented (seeded) against every clean item."""
+    model.eval()
+    rng = np.random.default_rng(seed)
+    queries = [data.augmented(i, data.crop_start(i, None), rng, config) for i in data.items]
+    augmented = concat([model.encode("motion", *pad(queries[i : i + batch], PAD_MULTIPLE["motion"]))
+                        for i in range(0, len(queries), batch)])  # fmt: skip
+    clean = encode(model, data, "motion", View())
+    return {"motion(augmented)->motion": protocols(scores(model, augmented, clean), data)}
+
+
 def headline(results: dict) -> float:
     """One number to pick the best checkpoint: mean R@1+R@5+R@10 of the strict All protocol."""
     values = [r["all_strict"][k] for r in results.values() for k in ("R@1", "R@5", "R@10")]
@@ -158,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default="test,unseen")
     parser.add_argument("--data", help="dataset folder (default: the run's)")
     parser.add_argument("--modalities", help="comma-separated subset of the model's modalities (default: all)")
+    parser.add_argument(
+        "--augmented",
+        action="store_true",
+        help="also score motion(augmented)->motion (motion.augment, seed 0) against clean motion",
+    )
     parser.add_argument("--token-bits", type=int, default=0, help="also score motion tokens stored with 8/16-bit codes")
     parser.add_argument("--out", type=Path, help="default RUN_DIR/eval.json")
     args = parser.parse_args(argv)
@@ -170,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
+        if args.augmented:
+            report["splits"][split]["results"] |= augmented_retrieval(model, data, AugmentConfig())
         print_table(split, report["splits"][split]["results"])
         if args.token_bits:
             stored = evaluate(model, data, bits=args.token_bits)

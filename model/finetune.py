@@ -11,7 +11,7 @@ where that motion's tokens belong. The *student* sees the same crop, augmented f
   still finds its clean self);
 * the squared distance of its pooled embedding to the teacher's (the library's stored tokens stay valid).
 
-Validation adds ``motion(augmented)->motion``: every item augmented (seeded) against the clean items.
+Validation adds ``motion(augmented)->motion`` (``model.evaluate.augmented_retrieval``).
 """
 
 from __future__ import annotations
@@ -19,14 +19,10 @@ from __future__ import annotations
 import copy
 import math
 
-import numpy as np
 import torch
 
 from model.config import FinetuneConfig
-from model.data import PAD_MULTIPLE, RetrievalData, View, pad
-from model.evaluate import concat, encode, protocols, scores
 from model.modeling import MotionEncoder, MotionSearchModel, kl_contrastive, pool_global
-from motion.augment import AugmentConfig
 
 
 def freeze(model: MotionSearchModel, config: FinetuneConfig) -> MotionEncoder:
@@ -65,16 +61,3 @@ def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positi
     parts["distill_mse"] = config.distill_mse * (a - b).pow(2).sum(-1).mean()
     total = sum(parts.values())
     return {"loss": total, **{k: v.detach() for k, v in parts.items()}}
-
-
-@torch.inference_mode()
-def augmented_retrieval(model: MotionSearchModel, data: RetrievalData, config: AugmentConfig, seed: int = 0,
-                        batch: int = 64) -> dict:  # fmt: skip
-    """``motion(augmented)->motion``: each item's centre crop augmented (seeded) against every clean item."""
-    model.eval()
-    rng = np.random.default_rng(seed)
-    queries = [data.augmented(i, data.crop_start(i, None), rng, config) for i in data.items]
-    augmented = concat([model.encode("motion", *pad(queries[i : i + batch], PAD_MULTIPLE["motion"]))
-                        for i in range(0, len(queries), batch)])  # fmt: skip
-    clean = encode(model, data, "motion", View())
-    return {"motion(augmented)->motion": protocols(scores(model, augmented, clean), data)}

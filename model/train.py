@@ -38,7 +38,7 @@ from common.files import git_commit, write_atomic
 from model import finetune
 from model.config import Config, load_config
 from model.data import RetrievalData
-from model.evaluate import evaluate, headline
+from model.evaluate import augmented_retrieval, evaluate, headline
 from model.load import load_run, part_columns
 from model.modeling import MotionSearchModel
 
@@ -142,7 +142,7 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
         if (epoch + 1) % config.train.validate_every == 0 or epoch + 1 == total_epochs:
             results = evaluate(model, val_data, progress=False)
             if ft:
-                results |= finetune.augmented_retrieval(model, val_data, ft.augment, config.seed)
+                results |= augmented_retrieval(model, val_data, ft.augment, config.seed)
             row["val_headline"] = round(headline(results), 3)
             for key, r in results.items():
                 row[f"val_{key}_R@1"] = r["all_strict"]["R@1"]
