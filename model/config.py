@@ -84,8 +84,8 @@ class Config:
         out = {"name": self.name, "data": self.data, "seed": self.seed, "model": asdict(self.model),
                "train": asdict(self.train)}  # fmt: skip
         if self.finetune:
-            out["finetune"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.finetune).items()}
-            out["finetune"]["augment"] = {k: list(v) if isinstance(v, tuple) else v
+            out["finetune"] = asdict(self.finetune)
+            out["finetune"]["augment"] = {k: list(v) if isinstance(v, tuple) else v  # plain YAML lists
                                           for k, v in out["finetune"]["augment"].items()}  # fmt: skip
         return out
 

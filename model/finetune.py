@@ -51,7 +51,7 @@ def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positi
         target = teacher(*batch["clean"])
     parts = {}
     for m in config.modalities:
-        if m in ("motion", "clean") or m not in batch:
+        if m == "motion":
             continue
         with torch.set_grad_enabled(m in config.train):
             other = model.encoders[m](*batch[m])
