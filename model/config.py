@@ -1,20 +1,24 @@
 """Training configs as YAML data files (``model/configs/``): ``base:`` inheritance, ``${ENV}`` values.
 
 A config has ``name``, ``data`` (the dataset folder), ``seed``, ``model`` (the fields of
-:class:`model.modeling.ModelConfig`) and ``train`` (:class:`TrainConfig`). A file may name
-a ``base`` file beside it; its mappings are merged over the base's, key by key.
+:class:`model.modeling.ModelConfig`), ``train`` (:class:`TrainConfig`) and, for a fine-tuning run,
+``finetune`` (:class:`FinetuneConfig`). A file may name a ``base`` file beside it; its mappings are
+merged over the base's, key by key.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
 from model.modeling import ModelConfig
+from motion.augment import AugmentConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -31,16 +35,59 @@ class TrainConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """Fine-tuning a trained model (``model.finetune``): the encoders in ``train`` learn, the rest stay frozen.
+
+    The student (the model being trained) sees each item's motion augmented (``motion.augment``) with
+    probability ``augment_share``, else clean; the loss is ``text_weight`` x its KL contrastive loss against
+    the frozen text encoder plus ``distill_weight`` x the same loss between the student's tokens and a frozen
+    copy of the initial motion encoder (the teacher) on the clean crop, plus ``distill_mse`` x the squared
+    distance of their pooled embeddings (so the library's existing motion tokens stay valid)."""
+
+    init: str = "model/weights/default"  # a release folder or run directory (relative: to the repository)
+    train: list[str] = field(default_factory=lambda: ["motion"])
+    modalities: list[str] = field(default_factory=lambda: ["motion", "text"])  # loaded from the dataset
+    augment_share: float = 0.75
+    text_weight: float = 1.0
+    distill_weight: float = 1.0
+    distill_mse: float = 1.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FinetuneConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown finetune key(s): {', '.join(unknown)}")
+        config = cls(**{k: v for k, v in data.items() if k != "augment"})
+        config.augment = AugmentConfig.from_dict(data.get("augment", {}))
+        if "motion" not in config.modalities or not set(config.train) <= set(config.modalities):
+            raise ValueError(f"finetune: modalities {config.modalities} must hold motion and every trained one")
+        return config
+
+    @property
+    def init_path(self) -> Path:
+        path = Path(self.init)
+        return path if path.is_absolute() else ROOT / path
+
+
+@dataclass
 class Config:
     name: str
     data: str
     seed: int
     model: ModelConfig
     train: TrainConfig
+    finetune: FinetuneConfig | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "data": self.data, "seed": self.seed, "model": asdict(self.model),
-                "train": asdict(self.train)}  # fmt: skip
+        out = {"name": self.name, "data": self.data, "seed": self.seed, "model": asdict(self.model),
+               "train": asdict(self.train)}  # fmt: skip
+        if self.finetune:
+            out["finetune"] = asdict(self.finetune)
+            out["finetune"]["augment"] = {k: list(v) if isinstance(v, tuple) else v  # plain YAML lists
+                                          for k, v in out["finetune"]["augment"].items()}  # fmt: skip
+        return out
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -71,7 +118,7 @@ def read_yaml(path: Path) -> dict:
 
 def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     data = _merge(read_yaml(Path(path)), overrides or {})
-    unknown = sorted(set(data) - {"name", "data", "seed", "model", "train"})
+    unknown = sorted(set(data) - {"name", "data", "seed", "model", "train", "finetune"})
     if unknown:
         raise ValueError(f"{path}: unknown config key(s) {unknown}")
     train_keys = {f.name for f in fields(TrainConfig)}
@@ -84,4 +131,5 @@ def load_config(path: str | Path, overrides: dict | None = None) -> Config:
         seed=int(data.get("seed", 0)),
         model=ModelConfig.from_dict(data.get("model", {})),
         train=TrainConfig(**data.get("train", {})),
+        finetune=FinetuneConfig.from_dict(data["finetune"]) if data.get("finetune") else None,
     )

@@ -7,6 +7,11 @@ pairs that are the same item or share the (content, style) labels. Evaluation us
 choices: the centre crop, the first caption and first utterance of a register, clean or
 noisy audio. An evaluation picks the caption kind explicitly (``View.kind``, label captions by default); training
 draws from every kind but the held-out kinematic queries (``AnnotationEntry.texts``).
+
+For fine-tuning (``model.finetune``), :meth:`RetrievalData.augmented_batch` also gives each item's motion
+as an augmented re-capture (``motion.augment``) of the same crop, its features recomputed from the
+augmented joints (``joints/``) and normalised with the dataset's statistics. Only the modalities a
+``RetrievalData`` is made with are loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import torch
 from dataset.annotations import LABEL, AnnotationEntry, load_annotations
 from dataset.splits import read_split_files
 from model.cache import FeatureStore
+from motion.augment import AugmentConfig, augment
+from motion.features import motion_features
 from motion.normalize import FeatureStats
+from motion.resample import TARGET_FPS
 
 
 @dataclass
@@ -92,12 +100,40 @@ class RetrievalData:
         same = [[a == b for b in keys] for a in keys]
         return torch.tensor(same) | torch.eye(len(items), dtype=torch.bool)
 
+    @cached_property
+    def joints(self) -> dict[str, np.ndarray]:
+        """Canonical positions (F + 1, 22, 3) at 20 fps of every item (features row i is joints i -> i + 1)."""
+        return {i: np.load(self.folder / "joints" / f"{i}.npy") for i in self.items}
+
+    def crop_start(self, item: str, rng: random.Random | None) -> int:
+        excess = len(self.motions[item]) - self.max_frames
+        return 0 if excess <= 0 else rng.randrange(excess + 1) if rng else excess // 2
+
     def _crop(self, item: str, rng: random.Random | None) -> np.ndarray:
-        motion = self.motions[item]
-        if len(motion) <= self.max_frames:
-            return motion
-        start = rng.randrange(len(motion) - self.max_frames + 1) if rng else (len(motion) - self.max_frames) // 2
-        return motion[start : start + self.max_frames]
+        start = self.crop_start(item, rng)
+        return self.motions[item][start : start + self.max_frames]
+
+    def augmented(self, item: str, start: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+        """Normalised features of an augmented re-capture of the crop at ``start`` (at most ``max_frames``,
+        the centre of a longer result)."""
+        joints = augment(self.joints[item][start : start + self.max_frames + 1], rng, config)
+        features = self.stats.normalize(motion_features(joints, TARGET_FPS))
+        excess = len(features) - self.max_frames
+        return features[excess // 2 : excess // 2 + self.max_frames] if excess > 0 else features
+
+    def augmented_batch(self, items: list[str], rng: random.Random, np_rng: np.random.Generator,
+                        config: AugmentConfig, share: float) -> dict:  # fmt: skip
+        """:meth:`batch` plus ``clean``: every item's clean crop, while ``motion`` holds the same crop
+        augmented for a ``share`` of the items (drawn per item), clean for the rest."""
+        starts = [self.crop_start(i, rng) for i in items]
+        clean = [self.motions[i][s : s + self.max_frames] for i, s in zip(items, starts, strict=True)]
+        student = [self.augmented(i, s, np_rng, config) if np_rng.random() < share else c
+                   for i, s, c in zip(items, starts, clean, strict=True)]  # fmt: skip
+        out = {"motion": pad(student, PAD_MULTIPLE["motion"]), "clean": pad(clean, PAD_MULTIPLE["motion"])}
+        keys = [self.keys(item, rng, View()) for item in items]
+        for modality in keys[0]:
+            out[modality] = pad([self.stores[modality][k[modality]] for k in keys], PAD_MULTIPLE[modality])
+        return out
 
     def keys(self, item: str, rng: random.Random | None, view: View) -> dict[str, str]:
         """Cache keys of one item's text, speech and video (random for training, fixed by ``view`` otherwise)."""

@@ -11,6 +11,9 @@ voices clean and with 10 dB white noise, and the unseen-action probe separately.
 the ASR cascade (Whisper tiny.en transcript -> text encoder) is scored beside speech. Results
 go to ``RUN_DIR/eval.json`` (or ``--out``) with the checkpoint, its epoch and the data hash.
 
+``--augmented`` adds ``motion(augmented)->motion``: every item's centre crop as another capture of it
+(``motion.augment.augment`` with its default mix, seed 0) searched among the clean items.
+
 Also: every protocol macro-averaged over the query contents (``*_macro``) and, for
 queries against motion, per content (``per_content``); where the dataset has held-out kinematic captions
 (``dataset.captions``: test and unseen items), strict text->motion with them as queries (``kinematic_heldout`` per
@@ -38,9 +41,10 @@ from common.files import git_commit
 from common.tokens import BITS, roundtrip
 from dataset.annotations import KINEMATIC_HELDOUT
 from model import metrics
-from model.data import RetrievalData, View
+from model.data import PAD_MULTIPLE, RetrievalData, View, pad
 from model.load import load_run
 from model.modeling import MotionSearchModel, Tokens
+from motion.augment import AugmentConfig
 
 VIEWS = {
     "text": [("descriptive", View("descriptive")), ("spoken", View("spoken"))],
@@ -54,10 +58,12 @@ def encode(model: MotionSearchModel, data: RetrievalData, modality: str, view: V
            items: list[str] | None = None) -> Tokens:  # fmt: skip
     """Tokens of ``items`` (default: every item of ``data``) for one modality, padded to a common length."""
     items = data.items if items is None else items
-    parts = []
-    for i in range(0, len(items), batch):
-        inputs = data.batch(items[i : i + batch], rng=None, view=view)
-        parts.append(model.encode(modality, *inputs[modality]))
+    return concat([model.encode(modality, *data.batch(items[i : i + batch], rng=None, view=view)[modality])
+                   for i in range(0, len(items), batch)])  # fmt: skip
+
+
+def concat(parts: list[Tokens]) -> Tokens:
+    """Batches of tokens as one, padded to the longest."""
     length = max(p.x.shape[1] for p in parts)
 
     def cat(name: str, fill) -> torch.Tensor:
@@ -163,6 +169,19 @@ def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = Tru
     return results
 
 
+@torch.inference_mode()
+def augmented_retrieval(model: MotionSearchModel, data: RetrievalData, config: AugmentConfig, seed: int = 0,
+                        batch: int = 64) -> dict:  # fmt: skip
+    """``motion(augmented)->motion``: each item's centre crop augmented (seeded) against every clean item."""
+    model.eval()
+    rng = np.random.default_rng(seed)
+    queries = [data.augmented(i, data.crop_start(i, None), rng, config) for i in data.items]
+    augmented = concat([model.encode("motion", *pad(queries[i : i + batch], PAD_MULTIPLE["motion"]))
+                        for i in range(0, len(queries), batch)])  # fmt: skip
+    clean = encode(model, data, "motion", View())
+    return {"motion(augmented)->motion": protocols(scores(model, augmented, clean), data)}
+
+
 def heldout_kinematic(model: MotionSearchModel, data: RetrievalData) -> dict:
     """Text -> motion with each item's first held-out kinematic caption (``kinematic-heldout``: what this motion
     does, in phrasings no training caption uses) as the query, against every item of ``data``; items without one
@@ -213,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default="test,unseen")
     parser.add_argument("--data", help="dataset folder (default: the run's)")
     parser.add_argument("--modalities", help="comma-separated subset of the model's modalities (default: all)")
+    parser.add_argument(
+        "--augmented",
+        action="store_true",
+        help="also score motion(augmented)->motion (motion.augment, seed 0) against clean motion",
+    )
     parser.add_argument("--token-bits", type=int, default=0, help="also score motion tokens stored with 8/16-bit codes")
     parser.add_argument("--out", type=Path, help="default RUN_DIR/eval.json")
     args = parser.parse_args(argv)
@@ -226,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
+        if args.augmented:
+            report["splits"][split]["results"] |= augmented_retrieval(model, data, AugmentConfig())
         print_table(split, report["splits"][split]["results"])
         heldout = heldout_kinematic(model, data)
         if heldout:

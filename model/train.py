@@ -7,6 +7,12 @@ headline, see ``model.evaluate.headline``). ``--resume`` continues from ``last.p
 the optimiser and random states. AdamW; the learning rate is constant, then decays
 linearly to ``lr_end`` (the paper's schedule shape). Several GPUs or processes: run it
 under ``torchrun`` (DistributedDataParallel; each rank takes every world-th batch).
+
+A config with a ``finetune`` section (e.g. ``model/configs/robust.yaml``) fine-tunes a trained model
+instead (``model.finetune``): it starts from ``finetune.init`` (whose model config it takes), trains only
+the encoders in ``finetune.train`` on augmented motion with self-distillation, loads only
+``finetune.modalities`` and also validates augmented motion against clean motion. The next batch's
+augmentation and features are computed in a second thread while the model trains on the current one.
 """
 
 from __future__ import annotations
@@ -19,17 +25,21 @@ import json
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
 from common.files import git_commit, write_atomic
+from model import finetune
 from model.config import Config, load_config
 from model.data import RetrievalData
-from model.evaluate import evaluate, headline
-from model.load import part_columns
+from model.evaluate import augmented_retrieval, evaluate, headline
+from model.load import load_run, part_columns
 from model.modeling import MotionSearchModel
 
 
@@ -59,12 +69,20 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     data_folder = Path(config.data)
-    train_data = RetrievalData(data_folder, "train", config.model.modalities, config.model.max_frames)
-    val_data = RetrievalData(data_folder, "val", config.model.modalities, config.model.max_frames)
-
     torch.manual_seed(config.seed)
-    model = MotionSearchModel(config.model, part_columns()).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    ft = config.finetune
+    if ft:
+        model = load_run(ft.init_path)[0]
+        config.model = model.cfg
+        teacher = finetune.freeze(model, ft).to(device)
+        model = model.to(device)
+    else:
+        model = MotionSearchModel(config.model, part_columns()).to(device)
+    modalities = ft.modalities if ft else config.model.modalities
+    train_data = RetrievalData(data_folder, "train", modalities, config.model.max_frames)
+    val_data = RetrievalData(data_folder, "val", modalities, config.model.max_frames)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=config.train.lr, weight_decay=config.train.weight_decay)
     rng = random.Random(config.seed)
     start_epoch, best = 0, float("-inf")
     checkpoints = run / "checkpoints"
@@ -86,19 +104,33 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
     total_epochs = config.train.epochs
+    prefetch = ThreadPoolExecutor(1)
     for epoch in range(start_epoch, total_epochs):
-        model.train()
+        if ft:
+            finetune.set_train_mode(model, ft)
+            np_rng = np.random.default_rng([config.seed, epoch])
+            load = partial(train_data.augmented_batch, rng=rng, np_rng=np_rng, config=ft.augment,
+                           share=ft.augment_share)  # fmt: skip
+        else:
+            model.train()
+            load = partial(train_data.batch, rng=rng)
+
         batches = train_data.batches(config.train.batch_size, rng)[rank::world][: config.train.limit_batches]
         sums: dict[str, float] = {}
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{total_epochs}", disable=rank != 0)
+        pending = prefetch.submit(load, batches[0]) if batches else None
         for step, items in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, (epoch + step / max(1, len(batches))) / total_epochs)
-            inputs = {m: (x.to(device), mask.to(device)) for m, (x, mask) in train_data.batch(items, rng).items()}
-            out = net(inputs, train_data.positives(items).to(device))
+            batch = pending.result()
+            if step + 1 < len(batches):  # the next batch is made while this one trains
+                pending = prefetch.submit(load, batches[step + 1])
+            inputs = {m: (x.to(device), mask.to(device)) for m, (x, mask) in batch.items()}
+            positives = train_data.positives(items).to(device)
+            out = finetune.losses(model, teacher, inputs, positives, ft) if ft else net(inputs, positives)
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trained, config.train.grad_clip)
             optimizer.step()
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
@@ -109,6 +141,8 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
         row |= {f"train_{k}": round(v / max(1, len(batches)), 5) for k, v in sums.items()}
         if (epoch + 1) % config.train.validate_every == 0 or epoch + 1 == total_epochs:
             results = evaluate(model, val_data, progress=False)
+            if ft:
+                results |= augmented_retrieval(model, val_data, ft.augment, config.seed)
             row["val_headline"] = round(headline(results), 3)
             for key, r in results.items():
                 row[f"val_{key}_R@1"] = r["all_strict"]["R@1"]

@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -189,3 +190,37 @@ def test_caching_leaves_the_audio_intact_and_transcribes_the_evaluation_utteranc
     for item in test.items:
         assert heard[test.utterance(item, None, View("spoken"))].strip()
         assert test.utterance(item, None, View("spoken", noisy=True)) in heard
+
+
+def test_finetune_trains_only_the_motion_encoder_on_augmented_motion(tmp_path, demo_dataset):
+    """model/configs/robust.yaml: the release's text, speech and video encoders stay as they were, the motion
+    encoder learns, only motion and text are loaded, and validation scores augmented motion."""
+    from model.config import load_config
+    from motion.augment import AugmentConfig
+
+    root = Path(__file__).resolve().parents[1]
+    data = RetrievalData(demo_dataset, "train", ["motion", "text"])
+    items = data.items[:4]
+    same = data.augmented_batch(items, random.Random(0), np.random.default_rng(0), AugmentConfig(), share=0.0)
+    assert set(same) == {"motion", "clean", "text"} and torch.equal(same["motion"][0], same["clean"][0])
+    changed = data.augmented_batch(items, random.Random(0), np.random.default_rng(0), AugmentConfig(), share=1.0)
+    assert torch.equal(changed["clean"][0], same["clean"][0])
+    assert not torch.equal(changed["motion"][0], same["motion"][0])
+    assert "speech" not in data.stores and "video" not in data.stores
+
+    config = tmp_path / "robust-tiny.yaml"
+    config.write_text(f"base: {root / 'model/configs/robust.yaml'}\ntrain: {{epochs: 1, batch_size: 8}}\n")
+    assert load_config(config).finetune.augment.height == (1.4, 2.0)
+    run = tmp_path / "run"
+    assert train_main(["--config", str(config), "--data", str(demo_dataset), "--run", str(run),
+                       "--limit-batches", "2"]) == 0  # fmt: skip
+    tuned, tuned_config, _ = load_run(run, "last")
+    release, release_config, _ = load_run(root / "model" / "weights" / "default")
+    assert tuned_config.model == release.cfg and tuned_config.finetune.train == ["motion"]
+    before, after = release.state_dict(), tuned.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("encoders.motion.") for k in moved), sorted(moved)[:5]
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert float(rows[0]["train_distill"]) > 0 and float(rows[0]["train_motion-text"]) > 0
+    assert 0 <= float(rows[0]["val_motion(augmented)->motion_R@1"]) <= 100
+    assert "val_speech->motion/clean_R@1" not in rows[0]

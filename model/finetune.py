@@ -1,0 +1,63 @@
+"""Fine-tuning a trained model's motion encoder for invariance (a config's ``finetune`` section, ``model.train``).
+
+The model starts from a release or run (``finetune.init``); only the encoders in ``finetune.train`` learn
+(by default the motion encoder), so the frozen text, speech and video encoders stay aligned with the motion
+space. A frozen copy of the initial motion encoder is the *teacher*: on the clean crop of each item it says
+where that motion's tokens belong. The *student* sees the same crop, augmented for most items
+(``motion.augment``: another body, tempo, facing wobble, joint noise, the pose-from-video rebuild), and learns
+
+* the model's KL contrastive loss (Eq. 8 similarity, label positives) against the frozen text encoder;
+* the same loss between its tokens and the teacher's over the batch (self-distillation: an augmented motion
+  still finds its clean self);
+* the squared distance of its pooled embedding to the teacher's (the library's stored tokens stay valid).
+
+Validation adds ``motion(augmented)->motion`` (``model.evaluate.augmented_retrieval``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+from model.config import FinetuneConfig
+from model.modeling import MotionEncoder, MotionSearchModel, kl_contrastive, pool_global
+
+
+def freeze(model: MotionSearchModel, config: FinetuneConfig) -> MotionEncoder:
+    """Only the encoders in ``config.train`` keep gradients; returns a frozen copy of the motion encoder."""
+    trained = tuple(f"encoders.{m}." for m in config.train)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(trained))
+    teacher = copy.deepcopy(model.encoders["motion"]).eval()
+    teacher.requires_grad_(False)
+    return teacher
+
+
+def set_train_mode(model: MotionSearchModel, config: FinetuneConfig) -> None:
+    """Dropout in the trained encoders only: the frozen ones encode as they will be served."""
+    model.eval()
+    for m in config.train:
+        model.encoders[m].train()
+
+
+def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positives: torch.Tensor,
+           config: FinetuneConfig) -> dict:  # fmt: skip
+    """The fine-tuning loss and its parts for one :meth:`RetrievalData.augmented_batch`."""
+    scale = model.log_scale.clamp(max=math.log(100.0)).exp().detach()
+    student = model.encoders["motion"](*batch["motion"])
+    with torch.no_grad():
+        target = teacher(*batch["clean"])
+    parts = {}
+    for m in config.modalities:
+        if m == "motion":
+            continue
+        with torch.set_grad_enabled(m in config.train):
+            other = model.encoders[m](*batch[m])
+        parts[f"motion-{m}"] = config.text_weight * kl_contrastive(scale * model.similarity(student, other), positives)
+    parts["distill"] = config.distill_weight * kl_contrastive(scale * model.similarity(student, target), positives)
+    a, b = pool_global(student).x[:, 0], pool_global(target).x[:, 0]
+    parts["distill_mse"] = config.distill_mse * (a - b).pow(2).sum(-1).mean()
+    total = sum(parts.values())
+    return {"loss": total, **{k: v.detach() for k, v in parts.items()}}
