@@ -7,7 +7,8 @@ Starts the real server (``server.serve.build_server``) on 127.0.0.1 over a libra
 
     ingest        motions/s of indexing the library (clip and mirror through the ONNX motion encoder)
     text          SearchText latency p50/p95/p99 (ms), client-side wall clock, over seeded captions (metadata
-                  fusion on, as by default, when the bundle has a sentence graph)
+                  fusion on, as by default, when the bundle has a sentence graph); the same queries again
+                  with fusion off (the learned ranking alone, as the server searched before fusion existed)
     speech        SearchSpeech latency of ~4 s utterances (WAV upload, decode, log-mel, encoder, search)
     stream        GetMotion BVH streaming throughput (MB/s) over every clip
     load          C concurrent clients x N mixed queries (text, speech, motion): errors, p50/p99, and the
@@ -146,6 +147,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     stub.SearchText(pb.SearchTextRequest(text="warm up"))
     text_ms = [timed(lambda t=t: stub.SearchText(pb.SearchTextRequest(text=t), timeout=30)) for t in texts]
+    unfused = pb.SearchOptions(fusion=pb.FUSION_MODE_OFF)
+    unfused_ms = [timed(lambda t=t: stub.SearchText(pb.SearchTextRequest(text=t, options=unfused), timeout=30))
+                  for t in texts]  # fmt: skip
     encode_ms = [timed(lambda t=t: encoders.encode_query(t)) for t in texts[:50]]
     query, meta = encoders.encode_query("a person walks")
     index_ms = [timed(lambda: library.index.search(*query, top_k=10)) for _ in range(50)]
@@ -219,6 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ingest_motions_per_s": round(2 * len(report.added) / ingest_s, 2) if report.added else None,
         "text_ms": percentiles(text_ms),
         "text_fusion": library.has_metadata,
+        "text_unfused_ms": percentiles(unfused_ms),
         "text_stages_ms": {
             "encoder_p50": round(statistics.median(encode_ms), 2),
             "index_p50": round(statistics.median(index_ms), 2),

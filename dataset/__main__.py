@@ -1,6 +1,7 @@
 """``python -m dataset build|stats``: build the multimodal dataset, or describe one.
 
     python -m dataset build --source DIR --out DIR [--stages motion,splits,...] [--limit N]
+        [--splits test,unseen]
     python -m dataset stats --out DIR
 
 The source defaults to $MOTIONSEARCH_DATASET. A build that is interrupted
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from dataset.build import STAGES, Build, run
+from dataset.splits import SPLITS
 from dataset.stats import dataset_stats, print_stats
 
 
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     b.add_argument("--limit", type=int, help="only the first N clips (smoke builds)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--splits", help="only these splits' items in the speech and video stages (e.g. test,unseen)")
     b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for per-item stages")
     s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
     s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
@@ -40,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [s for s in stages if s not in STAGES]
         if unknown:
             parser.error(f"unknown stage(s) {unknown}; stages: {', '.join(STAGES)}")
-        run(Build(Path(args.source), args.out, seed=args.seed, limit=args.limit, workers=args.workers), stages)
+        splits = tuple(s.strip() for s in args.splits.split(",")) if args.splits else None
+        if splits and set(splits) - set(SPLITS):
+            parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; splits: {', '.join(SPLITS)}")
+        run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits), stages)
         return 0
     stats = dataset_stats(args.out)
     print_stats(stats)

@@ -3,11 +3,17 @@
     {"dataset-2_walk_normal_001": {
         "path": "Bandai-Namco-Research-Motiondataset-2/data/dataset-2_walk_normal_001.bvh",
         "duration": 4.05, "content": "walk", "style": "normal", "mirror": false,
-        "annotations": [{"text": "a person walks forward", "register": "descriptive"}, ...]},
+        "annotations": [{"text": "a person walks forward", "register": "descriptive", "kind": "label"}, ...]},
      "Mdataset-2_walk_normal_001": {...}}
 
 ``path`` is relative to the source dataset folder; mirrored items ("M" + id)
-share their source's path and carry their mirrored content label.
+share their source's path and carry their mirrored content label. Each
+annotation's ``kind`` says where it comes from (``dataset.captions``): ``label``
+(the label grammar), ``kinematic`` (what the body measurably does),
+``combined`` (both in one sentence) or ``kinematic-heldout`` (kinematic, in
+phrasings held out from training: evaluation queries of test and unseen items
+only). Files written before kinds existed hold label captions only and load as
+such.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ from pathlib import Path
 
 from common.files import write_atomic
 
+LABEL, KINEMATIC, COMBINED, KINEMATIC_HELDOUT = "label", "kinematic", "combined", "kinematic-heldout"
+KINDS = (LABEL, KINEMATIC, COMBINED, KINEMATIC_HELDOUT)
+TRAINING_KINDS = (LABEL, KINEMATIC, COMBINED)  # everything but the held-out evaluation queries
+
 
 @dataclass(frozen=True)
 class Annotation:
     text: str
     register: str  # "descriptive" or "spoken" (preprocess.captions.REGISTERS)
+    kind: str = LABEL  # one of KINDS
 
 
 @dataclass
@@ -34,8 +45,10 @@ class AnnotationEntry:
     mirror: bool
     annotations: list[Annotation] = field(default_factory=list)
 
-    def texts(self, register: str | None = None) -> list[str]:
-        return [a.text for a in self.annotations if register is None or a.register == register]
+    def texts(self, register: str | None = None, kinds: tuple[str, ...] = TRAINING_KINDS) -> list[str]:
+        """Caption texts in file order, of one register (None: both) and of ``kinds`` (by default every kind but
+        the held-out evaluation queries, so training never sees them)."""
+        return [a.text for a in self.annotations if (register is None or a.register == register) and a.kind in kinds]
 
 
 def write_annotations(path: Path, entries: dict[str, AnnotationEntry]) -> None:

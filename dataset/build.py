@@ -8,8 +8,9 @@ then rename), skips outputs that already exist, and records its time in
                for every clip and its mirror (item id "M" + clip id)
     splits     splits/{train,val,test,unseen}.txt (clip and mirror ids) and
                stats/feature_mean_std.npz fitted on the training items only
-    captions   annotations.json: TMR-style, both registers per item
-    speech     speech/{file} (16 kHz mono FLAC) for SPEECH_PER_REGISTER captions per item and
+    captions   annotations.json: TMR-style, both registers per item: label, kinematic and combined captions,
+               plus held-out kinematic ones on test and unseen items (dataset.captions)
+    speech     speech/{file} (16 kHz mono FLAC) for SPEECH_PER_REGISTER label captions per item and
                register, each in a random voice of the item's side of the speaker split;
                speech_noisy/{file} (white noise, 10 dB SNR) for test and unseen items;
                speech/manifest.jsonl (utt, file, item, register, text, voice, speaker, pitch,
@@ -22,6 +23,10 @@ then rename), skips outputs that already exist, and records its time in
 
 Per-item stages run on all cores (``workers``); every random choice is drawn
 from a generator seeded by (build seed, item), so reruns and resumes agree.
+``splits`` (``--splits test,unseen``) limits the speech and video stages to the
+items of those splits, e.g. to evaluate a model without synthesising the
+training speech; files of other splits are kept, and the speech manifest then
+lists the chosen splits' utterances only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +47,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common.files import git_commit, write_atomic
-from dataset.annotations import Annotation, AnnotationEntry, write_annotations
+from dataset.annotations import LABEL, Annotation, AnnotationEntry, write_annotations
 from dataset.splits import SPLITS, assign_splits, mirror_id, read_split_files, source_id
 from motion.bvh import BvhError, read_bvh
 from motion.canonical import canonicalize
@@ -50,11 +56,11 @@ from motion.mirror import mirror_label, mirror_positions
 from motion.normalize import FeatureStats
 from motion.rigs import RigError
 from motion.sources import Clip, find_clips
-from preprocess.captions import REGISTERS, generate_captions
+from preprocess.captions import REGISTERS
 
 VERSION = 1
-CAPTIONS_PER_ITEM = 8  # per register, drawn per item from every caption the grammar has for its labels
-SPEECH_PER_REGISTER = 2  # captions per item and register that are also synthesised
+SPEECH_PER_REGISTER = 2  # captions per item and register that are also synthesised: the first ones of SPEECH_KINDS
+SPEECH_KINDS = (LABEL,)  # label captions only, so adding kinematic captions changed no utterance (docs/dataset.md)
 NOISY_SNR_DB = 10.0
 VIDEO_FRAMES = 16
 VIDEO_SIZE = 160
@@ -69,6 +75,7 @@ class Build:
     seed: int = 0
     limit: int | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    splits: tuple[str, ...] | None = None  # the speech and video stages' items (None: all)
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -108,6 +115,13 @@ class Build:
 
     def split_of_items(self) -> dict[str, str]:
         return read_split_files(self.out)
+
+    def chosen(self, items: Iterable[str]) -> list[str]:
+        """``items`` in the build's ``splits`` (all of them when it has none)."""
+        if self.splits is None:
+            return list(items)
+        split_of = self.split_of_items()
+        return [i for i in items if split_of[i] in self.splits]
 
     @cached_property
     def _by_id(self) -> dict[str, Clip]:
@@ -151,26 +165,39 @@ def stage_splits(build: Build) -> dict:
     return {"items_per_split": counts}
 
 
+def _caption_job(job: tuple[str, str, str, str, str, int, bool]) -> tuple[int, list[Annotation]]:
+    """(frames, every caption) of one item (``dataset.captions.item_captions``)."""
+    from dataset.captions import item_captions
+
+    item, joints_path, content, style, clip, seed, heldout = job
+    joints = np.load(joints_path)
+    return len(joints), item_captions(content, style, joints, item, clip, seed, heldout)
+
+
 def stage_captions(build: Build) -> dict:
+    split_of = build.split_of_items()
+    jobs = [(item, str(build.path("joints", item + ".npy")), build.content(item), clip.style, clip.id, build.seed,
+             split_of.get(item) in ("test", "unseen")) for item, clip, _ in build.items]  # fmt: skip
     entries = {}
-    for item, clip, mirrored in tqdm(build.items, desc="captions", unit="item"):
-        n_frames = np.load(build.path("joints", item + ".npy"), mmap_mode="r").shape[0]
-        content = build.content(item)
-        texts = [
-            Annotation(text, register)
-            for register in REGISTERS
-            for text in generate_captions(content, clip.style, register, CAPTIONS_PER_ITEM, build.seed, key=item)
-        ]
+    for (item, clip, mirrored), (n_frames, texts) in zip(
+        build.items, parallel_map(_caption_job, jobs, build.workers, "captions")
+    ):
         entries[item] = AnnotationEntry(
             path=clip.path.relative_to(build.source).as_posix(),
             duration=round((n_frames - 1) / 20, 3),
-            content=content,
+            content=build.content(item),
             style=clip.style,
             mirror=mirrored,
             annotations=texts,
         )
     write_annotations(build.path("annotations.json"), entries)
-    return {"items": len(entries), "captions": sum(len(e.annotations) for e in entries.values())}
+    kinds = Counter(a.kind for e in entries.values() for a in e.annotations)
+    return {
+        "items": len(entries),
+        "captions": sum(kinds.values()),
+        "captions_per_kind": dict(sorted(kinds.items())),
+        "items_without_kinematic": sum(all(a.kind == LABEL for a in e.annotations) for e in entries.values()),
+    }
 
 
 def parallel_map(fn: Callable, jobs: list, workers: int, desc: str) -> Iterable:
@@ -224,10 +251,11 @@ def stage_speech(build: Build) -> dict:
     annotations = load_annotations(build.path("annotations.json"))
     split_of = build.split_of_items()
     jobs = []
-    for item, entry in annotations.items():
+    for item in build.chosen(annotations):
+        entry = annotations[item]
         voices = voices_for(split_of[item])
         for register in REGISTERS:
-            for k, text in enumerate(entry.texts(register)[:SPEECH_PER_REGISTER]):
+            for k, text in enumerate(entry.texts(register, SPEECH_KINDS)[:SPEECH_PER_REGISTER]):
                 utt = f"{item}.{register}.{k}"
                 rng = build.rng("speech", utt)
                 voice = rng.choice(voices)
@@ -246,6 +274,8 @@ def stage_speech(build: Build) -> dict:
     write_atomic(build.path("speech", "manifest.jsonl"), manifest.encode())
     wanted = {Path(p) for job in jobs for p in (job.path, job.noisy_path) if p}
     stale = [p for d in ("speech", "speech_noisy") for p in build.path(d).glob("*.flac") if p not in wanted]
+    if build.splits is not None:  # other splits' files are not stale, only not asked for
+        stale = []
     for path in stale:  # from an earlier catalogue or seed: no manifest row names them
         path.unlink()
     return {
@@ -295,7 +325,7 @@ def stage_video(build: Build) -> dict:
     jobs = [
         (str(build.path("joints", item + ".npy")), str(build.path("video", item + ".jpg")),
          build.rng("video", item).randrange(2**31))
-        for item, _, _ in build.items
+        for item in build.chosen(i for i, _, _ in build.items)
     ]  # fmt: skip
     done = list(parallel_map(_video_job, jobs, build.workers, "video"))
     return {"items": len(done), "frames_per_item": VIDEO_FRAMES, "size": VIDEO_SIZE}

@@ -5,7 +5,8 @@ a random crop of at most ``max_frames`` motion frames, one random caption (eithe
 register), one random utterance of it and the item's video, and marks as positives the
 pairs that are the same item or share the (content, style) labels. Evaluation uses fixed
 choices: the centre crop, the first caption and first utterance of a register, clean or
-noisy audio.
+noisy audio. An evaluation picks the caption kind explicitly (``View.kind``, label captions by default); training
+draws from every kind but the held-out kinematic queries (``AnnotationEntry.texts``).
 
 For fine-tuning (``model.finetune``), :meth:`RetrievalData.augmented_batch` also gives each item's motion
 as an augmented re-capture (``motion.augment``) of the same crop, its features recomputed from the
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset.annotations import AnnotationEntry, load_annotations
+from dataset.annotations import LABEL, AnnotationEntry, load_annotations
 from dataset.splits import read_split_files
 from model.cache import FeatureStore
 from motion.augment import AugmentConfig, augment
@@ -40,12 +41,13 @@ class View:
 
     register: str = "descriptive"
     noisy: bool = False
+    kind: str = LABEL  # which captions (dataset.annotations.KINDS): the first of this kind and register
 
 
 @dataclass
 class RetrievalData:
     folder: Path
-    split: str
+    split: str  # one split, or several joined with "+" (e.g. "test+unseen": the probe's whole library)
     modalities: list[str]
     max_frames: int = 196
     items: list[str] = field(init=False)
@@ -55,7 +57,7 @@ class RetrievalData:
         split_of = read_split_files(self.folder)
         if not split_of:
             raise FileNotFoundError(f"{self.folder} has no splits/: build it with python -m dataset build")
-        self.items = sorted(i for i, s in split_of.items() if s == self.split)
+        self.items = sorted(i for i, s in split_of.items() if s in self.split.split("+"))
         if not self.items:
             raise ValueError(f"split {self.split!r} of {self.folder} is empty")
 
@@ -138,7 +140,7 @@ class RetrievalData:
         entry = self.annotations[item]
         keys = {}
         if "text" in self.modalities:
-            texts = entry.texts() if rng else entry.texts(view.register)
+            texts = entry.texts() if rng else entry.texts(view.register, (view.kind,))
             keys["text"] = rng.choice(texts) if rng else texts[0]
         if "speech" in self.modalities:
             keys["speech"] = self.utterance(item, rng, view)

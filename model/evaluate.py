@@ -14,6 +14,12 @@ go to ``RUN_DIR/eval.json`` (or ``--out``) with the checkpoint, its epoch and th
 ``--augmented`` adds ``motion(augmented)->motion``: every item's centre crop as another capture of it
 (``motion.augment.augment`` with its default mix, seed 0) searched among the clean items.
 
+Also: every protocol macro-averaged over the query contents (``*_macro``) and, for
+queries against motion, per content (``per_content``); where the dataset has held-out kinematic captions
+(``dataset.captions``: test and unseen items), strict text->motion with them as queries (``kinematic_heldout`` per
+split: instance-level, in phrasings training never saw); and with the ``unseen`` split, the unseen-action probe
+ranked against the whole test library (``probe_in_test_library``: unseen queries, test + unseen gallery).
+
 ``--modalities text,...`` evaluates only those of the model's modalities (a dataset built without
 speech or video renders can still score text). ``--token-bits N`` scores every direction a second
 time with the motion tokens as an index stores them with N-bit codes (``common.tokens``) and reports
@@ -24,13 +30,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from common.files import git_commit
 from common.tokens import BITS, roundtrip
+from dataset.annotations import KINEMATIC_HELDOUT
 from model import metrics
 from model.data import PAD_MULTIPLE, RetrievalData, View, pad
 from model.load import load_run
@@ -45,10 +54,12 @@ VIEWS = {
 
 
 @torch.inference_mode()
-def encode(model: MotionSearchModel, data: RetrievalData, modality: str, view: View, batch: int = 64) -> Tokens:
-    """Tokens of every item of ``data`` for one modality, padded to a common length."""
-    return concat([model.encode(modality, *data.batch(data.items[i : i + batch], rng=None, view=view)[modality])
-                   for i in range(0, len(data.items), batch)])  # fmt: skip
+def encode(model: MotionSearchModel, data: RetrievalData, modality: str, view: View, batch: int = 64,
+           items: list[str] | None = None) -> Tokens:  # fmt: skip
+    """Tokens of ``items`` (default: every item of ``data``) for one modality, padded to a common length."""
+    items = data.items if items is None else items
+    return concat([model.encode(modality, *data.batch(items[i : i + batch], rng=None, view=view)[modality])
+                   for i in range(0, len(items), batch)])  # fmt: skip
 
 
 def concat(parts: list[Tokens]) -> Tokens:
@@ -78,19 +89,29 @@ def _rows(tokens: Tokens, start: int, chunk: int) -> Tokens:
     return Tokens(tokens.x[s], tokens.mask[s], tokens.weights[s])
 
 
-def protocols(sim: np.ndarray, data: RetrievalData) -> dict:
-    """Metrics of a square query x gallery matrix over the same items in order."""
-    items = data.items
-    strict = np.eye(len(items), dtype=bool)
-    labels = metrics.relevance([data.labels(i) for i in items], [data.labels(i) for i in items]) | strict
-    content = metrics.relevance([data.labels(i)[0] for i in items], [data.labels(i)[0] for i in items]) | strict
+def protocols(sim: np.ndarray, data: RetrievalData, queries: list[str] | None = None, breakdown: bool = False) -> dict:
+    """Metrics of a query x gallery matrix: the gallery is ``data.items`` in order, the queries ``queries`` (default
+    the same items, a square matrix). ``*_macro``: R@k per query content averaged over the contents;
+    ``breakdown`` adds ``per_content`` (content relevance, per query content)."""
+    gallery = data.items
+    square = queries is None
+    queries = gallery if queries is None else queries
+    strict = metrics.relevance(queries, gallery)
+    labels = metrics.relevance([data.labels(i) for i in queries], [data.labels(i) for i in gallery]) | strict
+    contents = [data.labels(i)[0] for i in queries]
+    content = metrics.relevance(contents, [data.labels(i)[0] for i in gallery]) | strict
+    label_ranks, content_ranks = metrics.ranks(sim, labels), metrics.ranks(sim, content)
     out = {
         "all_strict": metrics.summarize(metrics.ranks(sim, strict)),
-        "all_labels": metrics.summarize(metrics.ranks(sim, labels)),
-        "all_content": metrics.summarize(metrics.ranks(sim, content)),
+        "all_labels": metrics.summarize(label_ranks),
+        "all_content": metrics.summarize(content_ranks),
+        "all_labels_macro": metrics.macro_summary(label_ranks, contents),
+        "all_content_macro": metrics.macro_summary(content_ranks, contents),
     }
-    if len(items) >= 32:
-        out["small_batches_strict"] = metrics.small_batch_metrics(sim, strict, items)
+    if square and len(gallery) >= 32:
+        out["small_batches_strict"] = metrics.small_batch_metrics(sim, strict, gallery)
+    if breakdown:
+        out["per_content"] = metrics.per_group(content_ranks, contents)
     return out
 
 
@@ -137,12 +158,11 @@ def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = Tru
     if bits:
         motion = compressed(motion, bits)
     results = {}
-    jobs = [(m, name, view) for m in model.cfg.modalities if m in data.modalities and m != "motion"
-            for name, view in VIEWS[m] if not view.noisy or data.has_noisy_speech]  # fmt: skip
+    jobs = _jobs(model, data)
     for modality, name, view in tqdm(jobs, desc=f"evaluate {data.split}", disable=not progress):
         other = encode(model, data, modality, view)
         sim = scores(model, other, motion)
-        results[f"{modality}->motion/{name}"] = protocols(sim, data)
+        results[f"{modality}->motion/{name}"] = protocols(sim, data, breakdown=True)
         results[f"motion->{modality}/{name}"] = protocols(sim.T.copy(), data)
     if cascade:
         results |= asr_cascade(model, data, motion)
@@ -160,6 +180,43 @@ def augmented_retrieval(model: MotionSearchModel, data: RetrievalData, config: A
                         for i in range(0, len(queries), batch)])  # fmt: skip
     clean = encode(model, data, "motion", View())
     return {"motion(augmented)->motion": protocols(scores(model, augmented, clean), data)}
+
+
+def heldout_kinematic(model: MotionSearchModel, data: RetrievalData) -> dict:
+    """Text -> motion with each item's first held-out kinematic caption (``kinematic-heldout``: what this motion
+    does, in phrasings no training caption uses) as the query, against every item of ``data``; items without one
+    are not queried. Empty when the dataset has none (built before kinds, or a training split)."""
+    if "text" not in model.cfg.modalities or "text" not in data.modalities:
+        return {}
+    results, motion = {}, None
+    for register, _ in VIEWS["text"]:
+        queries = [i for i in data.items if data.annotations[i].texts(register, (KINEMATIC_HELDOUT,))]
+        if not queries:
+            continue
+        motion = encode(model, data, "motion", View()) if motion is None else motion
+        view = View(register, kind=KINEMATIC_HELDOUT)
+        sim = scores(model, encode(model, data, "text", view, items=queries), motion)
+        results[f"text->motion/{register}"] = {"queries": len(queries)} | protocols(sim, data, queries)
+    return results
+
+
+def probe_in_library(model: MotionSearchModel, folder: Path, modalities: list[str]) -> dict:
+    """The unseen-action probe ranked against the whole test library: queries are the ``unseen`` items, the
+    gallery every ``test`` and ``unseen`` motion (label captions, the first utterance, the video)."""
+    library = RetrievalData(folder, "test+unseen", modalities)
+    queries = RetrievalData(folder, "unseen", modalities).items
+    motion = encode(model, library, "motion", View())
+    results = {}
+    for modality, name, view in _jobs(model, library):
+        sim = scores(model, encode(model, library, modality, view, items=queries), motion)
+        results[f"{modality}->motion/{name}"] = protocols(sim, library, queries, breakdown=True)
+    return {"queries": len(queries), "gallery": len(library.items), "results": results}
+
+
+def _jobs(model: MotionSearchModel, data: RetrievalData) -> list[tuple[str, str, View]]:
+    """(modality, view name, view) of every non-motion modality both the model and ``data`` have."""
+    return [(m, name, view) for m in model.cfg.modalities if m in data.modalities and m != "motion"
+            for name, view in VIEWS[m] if not view.noisy or data.has_noisy_speech]  # fmt: skip
 
 
 def headline(results: dict) -> float:
@@ -188,13 +245,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.modalities:
         modalities = ["motion"] + [m for m in args.modalities.split(",") if m in modalities and m != "motion"]
     report = {"run": str(args.run), "checkpoint": args.checkpoint, "epoch": state["epoch"],
-              "data_hash": state.get("data_hash"), "modalities": modalities, "splits": {}}  # fmt: skip
+              "data_hash": state.get("data_hash"), "modalities": modalities, "git_commit": git_commit(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "splits": {}}  # fmt: skip
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
         report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
         if args.augmented:
             report["splits"][split]["results"] |= augmented_retrieval(model, data, AugmentConfig())
         print_table(split, report["splits"][split]["results"])
+        heldout = heldout_kinematic(model, data)
+        if heldout:
+            report["splits"][split]["kinematic_heldout"] = heldout
+            print_table(f"{split}, held-out kinematic captions as text queries", heldout)
+        if split == "unseen":
+            probe = report["probe_in_test_library"] = probe_in_library(model, data.folder, modalities)
+            print_table("unseen-action probe against the whole test library", probe["results"])
         if args.token_bits:
             stored = evaluate(model, data, bits=args.token_bits)
             worst = largest_difference(report["splits"][split]["results"], stored)
@@ -220,10 +285,11 @@ def largest_difference(a: dict, b: dict) -> dict:
 
 
 def print_table(split: str, results: dict) -> None:
-    print(f"\n{split}: All (strict) | All (same content+style) | small batches of 32")
+    print(f"\n{split}: All (strict) | All (same content+style) | small batches of 32 | content macro R@1 R@5")
     for key, r in results.items():
         cells = [" ".join(f"{r[p][k]:6.2f}" for k in ("R@1", "R@5", "R@10")) + f" MedR {r[p]['MedR']:6.1f}"
                  for p in ("all_strict", "all_labels", "small_batches_strict") if p in r]  # fmt: skip
+        cells.append(" ".join(f"{r['all_content_macro'][k]:6.2f}" for k in ("R@1", "R@5")))
         print(f"  {key:<28} " + " | ".join(cells))
 
 

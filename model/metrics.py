@@ -12,6 +12,8 @@ Protocols (see docs/model.md):
   the same content only, is relevant as well.
 * *Small batches*: ids sorted, shuffled with a seed, cut into batches of 32;
   each batch is its own gallery; metrics are averaged over the batches.
+* *Macro-averaged*: R@k per group of queries (their content label), then the mean over
+  the groups, so a content with two clips weighs as much as one with two hundred.
 """
 
 from __future__ import annotations
@@ -50,6 +52,23 @@ def summarize(rank: np.ndarray) -> dict[str, float]:
     out = {f"R@{k}": round(100.0 * float(np.mean(rank <= k)), 2) for k in RECALL_AT}
     out["MedR"] = float(np.median(rank))
     return out
+
+
+def per_group(rank: np.ndarray, groups: list) -> dict[str, dict[str, float]]:
+    """:func:`summarize` of the queries of each group (e.g. each query's content label), with their number ``n``."""
+    rank, groups = np.asarray(rank, dtype=np.float64), np.asarray(groups)
+    if rank.shape != groups.shape:
+        raise ValueError(f"ranks {rank.shape} and groups {groups.shape} differ in shape")
+    return {str(g): {**summarize(rank[groups == g]), "n": int((groups == g).sum())} for g in sorted(set(groups))}
+
+
+def macro_summary(rank: np.ndarray, groups: list) -> dict[str, float]:
+    """R@k averaged over the groups with equal weight (each group's own R@k first), and the number of groups."""
+    per = per_group(rank, groups)
+    if not per:
+        raise ValueError("no queries: no group to average")
+    out = {f"R@{k}": round(float(np.mean([g[f"R@{k}"] for g in per.values()])), 2) for k in RECALL_AT}
+    return out | {"groups": len(per)}
 
 
 def relevance(query_keys: list, gallery_keys: list) -> np.ndarray:

@@ -1413,10 +1413,7 @@ def generate(
 
     ``split`` picks the phrasings: ``train``, ``heldout`` (never in train) or None (all).
     """
-    if register not in REGISTERS:
-        raise ValueError(f"unknown register {register!r}; registers: {', '.join(REGISTERS)}")
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
+    _check(register, split)
     events = salient(description)
     rng = random.Random(seed)
     out: dict[str, Caption] = {}
@@ -1464,6 +1461,44 @@ def _compose(rng: random.Random, events: list[Event], register: str, split: str 
         then = rng.choice([", and then", ", and after that", ", and finally" if c == rest[-1][0] else ", then"])
         text = text.rstrip(".?") + (f", and also {c}" if link == "while" else f"{then} {c}") + end
     return _cap(text) if register == "descriptive" else text
+
+
+def verb_phrases(
+    description: Description,
+    n: int = 4,
+    register: str = "descriptive",
+    seed: int = 0,
+    split: str | None = "train",
+    exclude: tuple[str, ...] = (),
+) -> list[Caption]:
+    """``n`` distinct predicates without a subject or sentence frame (fewer if the events allow fewer), for joining
+    to another caption of the same clip: one or two salient events not of a kind in ``exclude``, third person for
+    ``descriptive`` ("turns left about 90 degrees, then raises their right hand"), imperative for ``spoken``
+    ("turn left while raising your right hand"). Empty when no event is left."""
+    _check(register, split)
+    events = [e for e in salient(description) if e.kind not in exclude]
+    rng = random.Random(seed)
+    form = "imperative" if register == "spoken" else "third"
+    out: dict[str, Caption] = {}
+    for _ in range(n * 20 if events else 0):
+        if len(out) >= n:
+            break
+        chosen = _choose_events(rng, events)[:2]
+        phrases = [_phrase(rng, e, split) for e in chosen]
+        text = _form(phrases[0], form, register)
+        if len(chosen) == 2:
+            overlap = _overlap(*chosen) >= 0.5
+            second = _form(phrases[1], "gerund" if overlap else form, register)
+            text += f" while {second}" if overlap else rng.choice([f", then {second}", f" and then {second}"])
+        out.setdefault(text, Caption(text, register, tuple(chosen)))
+    return list(out.values())
+
+
+def _check(register: str, split: str | None) -> None:
+    if register not in REGISTERS:
+        raise ValueError(f"unknown register {register!r}; registers: {', '.join(REGISTERS)}")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
 
 
 def caption_clip(

@@ -39,6 +39,7 @@ def test_server_latency_smoke(tmp_path, onnx_bundle, demo_clips):
     assert saved["providers"][-1] == "CPUExecutionProvider"
     assert saved["text_top10_overlap_with_exact"] >= 0.9 and saved["index_depth_prefetch_candidates"] == [100, 100]
     assert saved["text_fusion"] and saved["text_stages_ms"]["index_fused_p50"] > 0  # the demo clips carry metadata
+    assert saved["text_unfused_ms"]["n"] == saved["text_ms"]["n"] > 0
 
 
 def test_fusion_smoke(tmp_path, onnx_bundle, demo_clips):

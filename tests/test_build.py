@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import dataset.build as build_module
-from dataset.annotations import load_annotations
+from dataset.annotations import KINDS, KINEMATIC, KINEMATIC_HELDOUT, LABEL, TRAINING_KINDS, load_annotations
 from dataset.build import Build, run
 from dataset.splits import read_split_files, source_id
 from dataset.stats import dataset_stats
@@ -47,11 +47,49 @@ def test_annotations_follow_labels_and_mirrors(built):
     for item, entry in annotations.items():
         _, content, style, _ = source_id(item).split("_")
         assert entry.style == style and entry.mirror == item.startswith("M")
+        labels = {r: entry.texts(r, (LABEL,)) for r in ("descriptive", "spoken")}
         if entry.mirror and "left" in content:
             assert entry.content == content.replace("left", "right")
-            assert all("right" in t and "left" not in t for t in entry.texts())
-        assert len(set(entry.texts("descriptive"))) == len(set(entry.texts("spoken"))) == 8
+            assert all("right" in t and "left" not in t for t in labels["descriptive"] + labels["spoken"])
+        assert len(set(labels["descriptive"])) == len(set(labels["spoken"])) == 8
+        for register, texts in labels.items():  # the first caption of a register is still a label caption
+            assert entry.texts(register)[0] == texts[0]
         assert entry.duration > 0.9
+
+
+def test_captions_mix_label_kinematic_and_combined(built):
+    from motion.mirror import swap_sides
+
+    annotations = load_annotations(built / "annotations.json")
+    split_of = read_split_files(built)
+    kinds = {a.kind for e in annotations.values() for a in e.annotations}
+    assert kinds == set(KINDS)
+    sided = 0
+    for item, entry in annotations.items():
+        assert not set(entry.texts(kinds=(KINEMATIC_HELDOUT,))) & set(entry.texts()), "held-out captions never train"
+        heldout = entry.texts(kinds=(KINEMATIC_HELDOUT,))
+        assert bool(heldout) == (split_of[item] in ("test", "unseen")), item
+        assert entry.texts(kinds=KINDS) == [a.text for a in entry.annotations]
+        if not entry.mirror:
+            mirrored = annotations["M" + item]
+            for register in ("descriptive", "spoken"):
+                for kind in (KINEMATIC, KINEMATIC_HELDOUT):
+                    original = entry.texts(register, (kind,))
+                    assert mirrored.texts(register, (kind,)) == [swap_sides(t) for t in original]
+                    sided += sum(("left" in t) != ("right" in t) for t in original)
+    assert sided >= 10, "the sample has one-sided kinematic captions whose mirrors swap sides"
+
+
+def test_old_annotation_files_load_as_label_captions(tmp_path):
+    old = {"dataset-2_walk_normal_001": {
+        "path": "a/dataset-2_walk_normal_001.bvh", "duration": 4.05, "content": "walk", "style": "normal",
+        "mirror": False, "annotations": [{"text": "a person walks forward", "register": "descriptive"},
+                                         {"text": "walk forward", "register": "spoken"}]}}  # fmt: skip
+    (tmp_path / "annotations.json").write_text(json.dumps(old))
+    entry = load_annotations(tmp_path / "annotations.json")["dataset-2_walk_normal_001"]
+    assert {a.kind for a in entry.annotations} == {LABEL}
+    assert entry.texts() == ["a person walks forward", "walk forward"] and entry.texts("spoken") == ["walk forward"]
+    assert entry.texts("descriptive", TRAINING_KINDS) == entry.texts("descriptive", (LABEL,))
 
 
 def test_interrupted_build_resumes_without_redoing_work(tmp_path, demo_clips, built, monkeypatch):
@@ -107,6 +145,9 @@ def test_speech_stage_follows_the_speaker_split(built_media):
     split_of = read_split_files(built_media)
     rows = [json.loads(line) for line in (built_media / "speech" / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 8 * 4  # 8 items x 2 registers x 2 captions
+    annotations = load_annotations(built_media / "annotations.json")
+    for row in rows:  # speech is synthesised for label captions only (dataset.build.SPEECH_KINDS)
+        assert row["text"] in annotations[row["item"]].texts(row["register"], (LABEL,))
     assert {split_of[r["item"]] for r in rows} >= {"unseen"}, "the demo's bow clips are the unseen-action probe"
     for row in rows:
         side = "test" if split_of[row["item"]] in ("test", "unseen") else "train"
@@ -127,3 +168,28 @@ def test_video_stage_renders_every_item(built_media):
     assert len(videos) == 8
     frames = load_frames(videos[0])
     assert frames.shape == (build_module.VIDEO_FRAMES, build_module.VIDEO_SIZE, build_module.VIDEO_SIZE, 3)
+
+
+def test_split_limited_stages_keep_other_splits_files(built_media, tmp_path, demo_clips):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(built_media, out)
+    before = set(files(out))
+    split_of = read_split_files(out)
+    assert len(set(split_of.values())) > 1
+    shutil.rmtree(out / "video")
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["speech", "video"])
+    rows = [json.loads(line) for line in (out / "speech" / "manifest.jsonl").read_text().splitlines()]
+    assert rows and {split_of[r["item"]] for r in rows} == {"unseen"}
+    assert {p.stem for p in (out / "video").glob("*.jpg")} == {i for i, s in split_of.items() if s == "unseen"}
+    assert {k for k in before if k.startswith(("speech/", "speech_noisy/")) and k.endswith(".flac")} <= set(files(out))
+
+
+def test_a_clip_the_kinematic_captioner_cannot_describe_keeps_its_label_captions():
+    from dataset.captions import item_captions
+
+    one_frame = np.zeros((1, 22, 3), dtype=np.float32)
+    captions = item_captions("walk", "normal", one_frame, "dataset-2_walk_normal_001", "dataset-2_walk_normal_001",
+                             heldout=True)  # fmt: skip
+    assert {a.kind for a in captions} == {LABEL} and len(captions) == 16

@@ -427,3 +427,23 @@ def test_caption_throughput_bench_smoke(tmp_path):
     assert saved["clips"] == result["clips"] == 4 and saved["captions"] > 4 * 8
     assert all(v > 0 for v in saved["clips_per_s"].values()) and saved["machine"]["cpu_count"] >= 1
     assert sum(row["clips"] for row in saved["confusion"].values()) == 4
+
+
+def test_verb_phrases_state_only_detected_events_outside_the_excluded_kinds(demo, described):
+    """The predicates a combined caption joins to a label caption: measured, not excluded, mirrored with the clip."""
+    total = 0
+    for name, desc in described.items():
+        mirrored = detect(mirror_positions(demo[name]))
+        for exclude in ((), ("locomotion", "turn", "still", "in_place"), tuple(e.kind for e in desc.events)):
+            for register in kinematic.REGISTERS:
+                phrases = kinematic.verb_phrases(desc, 4, register, seed=5, exclude=exclude)
+                for c in phrases:
+                    assert c.events and set(c.events) <= set(desc.events) and len(c.events) <= 2
+                    assert not {e.kind for e in c.events} & set(exclude), (name, c.text)
+                    assert not _claims_hold(c.text, c.events), (name, c.text)
+                    assert ("their" in c.text) <= (register == "descriptive") and not c.text.endswith((".", "?"))
+                swapped = [swap_sides(c.text) for c in phrases]
+                assert [c.text for c in kinematic.verb_phrases(mirrored, 4, register, 5, exclude=exclude)] == swapped
+                total += len(phrases)
+        assert kinematic.verb_phrases(desc, 4, exclude=tuple(e.kind for e in desc.events)) == []
+    assert total > 200

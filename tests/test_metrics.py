@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.metrics import ranks, ranks_chunked, relevance, small_batch_metrics, small_batches, summarize
+from model.metrics import (
+    macro_summary,
+    per_group,
+    ranks,
+    ranks_chunked,
+    relevance,
+    small_batch_metrics,
+    small_batches,
+    summarize,
+)
 
 
 def test_known_ranks():
@@ -64,3 +73,31 @@ def test_small_batch_metrics_perfect_and_errors():
     assert m["R@1"] == 100.0 and m["MedR"] == 1.0
     with pytest.raises(ValueError, match="relevant"):
         ranks(np.zeros((2, 2)), np.zeros((2, 2), dtype=bool))
+
+
+def test_macro_recall_weighs_every_content_equally():
+    # three "walk" queries found first, one "kick" query at rank 7: micro R@1 75 %, macro R@1 50 %
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.1, 0.1, 0.2, 0.3, 0.4, 0.5],
+            [0.1, 0.9, 0.1, 0.1, 0.2, 0.3, 0.4, 0.5],
+            [0.1, 0.1, 0.9, 0.1, 0.2, 0.3, 0.4, 0.5],
+            [0.8, 0.8, 0.8, 0.1, 0.8, 0.8, 0.8, 0.05],  # its own item 3 scores below six others
+        ]
+    )
+    r = ranks(scores, np.eye(4, 8, dtype=bool))
+    np.testing.assert_array_equal(r, [1, 1, 1, 7])
+    contents = ["walk", "walk", "walk", "kick"]
+    assert summarize(r)["R@1"] == 75.0
+    macro = macro_summary(r, contents)
+    assert macro["R@1"] == 50.0 and macro["R@5"] == 50.0 and macro["R@10"] == 100.0 and macro["groups"] == 2
+    per = per_group(r, contents)
+    assert per["walk"]["R@1"] == 100.0 and per["walk"]["n"] == 3
+    assert per["kick"]["R@5"] == 0.0 and per["kick"]["MedR"] == 7.0 and per["kick"]["n"] == 1
+
+
+def test_macro_recall_needs_matching_groups():
+    with pytest.raises(ValueError, match="differ in shape"):
+        macro_summary(np.array([1.0, 2.0]), ["walk"])
+    with pytest.raises(ValueError, match="no queries"):
+        macro_summary(np.array([]), [])

@@ -85,6 +85,21 @@ def test_train_resume_and_evaluate(tmp_path, demo_dataset):
         r = results[key]["all_strict"]
         assert 0 <= r["R@1"] <= r["R@5"] <= r["R@10"] <= 100 and r["MedR"] >= 1
     assert report["splits"]["unseen"]["items"] > 0
+    test, unseen = report["splits"]["test"], report["splits"]["unseen"]
+    text = results["text->motion/descriptive"]
+    assert text["all_content_macro"]["groups"] == len(text["per_content"]) > 1
+    assert sum(g["n"] for g in text["per_content"].values()) == test["items"]
+    for split in (test, unseen):  # every demo test and unseen item has held-out kinematic captions
+        heldout = split["kinematic_heldout"]["text->motion/spoken"]
+        assert heldout["queries"] == split["items"]
+        assert 0 <= heldout["all_strict"]["R@1"] <= heldout["all_strict"]["R@10"] <= 100
+    probe = report["probe_in_test_library"]
+    assert probe["queries"] == unseen["items"] and probe["gallery"] == test["items"] + unseen["items"]
+    for key in ("text->motion/descriptive", "speech->motion/clean", "video->motion/rendered"):
+        # the same queries and relevant items in a larger gallery (test items share no unseen label): never better
+        among_probe, in_library = unseen["results"][key]["all_labels"], probe["results"][key]["all_labels"]
+        assert all(in_library[k] <= among_probe[k] for k in ("R@1", "R@5", "R@10")), (key, in_library, among_probe)
+        assert in_library["MedR"] >= among_probe["MedR"]
 
 
 def test_resume_needs_a_run(tmp_path):
@@ -102,6 +117,7 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     from model.ablate import main as ablate_main
     from model.release import main as release_main
     from model.results import main as results_main
+    from model.results import sections
 
     out = tmp_path / "ablations"
     args = ["--data", str(demo_dataset), "--configs", "cpu,ablation-global,ablation-two-modal", "--epochs", "1",
@@ -128,6 +144,7 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     assert "4-modal at least as good as 3-modal, text->motion R@1 (label relevance): not measured" in text
     assert "## Shipped model, unseen-action probe" in text and "speech(asr)->motion/noisy-10dB" in text
     assert "run `ablation-global`" in text
+    assert text.count("## Beyond the test split") == 1 and text.endswith(sections())
 
     release = tmp_path / "release"
     assert release_main([str(out / "cpu"), "--out", str(release)]) == 0
@@ -142,6 +159,22 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     with torch.no_grad():
         a, b = trained.encode("text", *inputs["text"]), shipped.encode("text", *inputs["text"])
     torch.testing.assert_close(a.x, b.x, atol=5e-3, rtol=0)  # fp16 weights
+
+
+def test_results_sections_rewrite_only_the_last_part_from_the_recorded_files(tmp_path):
+    from model.results import ROOT, SECTIONS
+    from model.results import main as results_main
+
+    page = tmp_path / "RESULTS.md"
+    page.write_text("# Results\n\nkept as it is\n\n" + SECTIONS + "\n\nstale rows\n")
+    assert results_main(["--sections", "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Results\n\nkept as it is\n\n" + SECTIONS) and "stale rows" not in text
+    fused = json.loads((ROOT / "bench/results/fusion.json").read_text())["test"]["fused"]["top5"]
+    row = next(r for r in text.splitlines() if r.startswith("| Free-form queries typed, top-5 content (shipped"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[2] == f"{fused:.1f}" and cells[3] == "≥ 90" and cells[4] == ("yes" if fused >= 90 else "**no**")
+    assert results_main(["--sections", "--out", str(page)]) == 0 and page.read_text() == text  # idempotent
 
 
 def test_caching_leaves_the_audio_intact_and_transcribes_the_evaluation_utterances(demo_dataset):
