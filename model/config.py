@@ -51,6 +51,7 @@ class FinetuneConfig:
     text_weight: float = 1.0
     distill_weight: float = 1.0
     distill_mse: float = 1.0
+    text_geometry: float = 0.0  # weight of model.finetune.text_geometry (only when the text encoder learns)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod

@@ -9,7 +9,11 @@ where that motion's tokens belong. The *student* sees the same crop, augmented f
 * the model's KL contrastive loss (Eq. 8 similarity, label positives) against the frozen text encoder;
 * the same loss between its tokens and the teacher's over the batch (self-distillation: an augmented motion
   still finds its clean self);
-* the squared distance of its pooled embedding to the teacher's (the library's stored tokens stay valid).
+* the squared distance of its pooled embedding to the teacher's (the library's stored tokens stay valid);
+* where the text encoder learns (``text_geometry``), an open text space: the cosine similarities between the
+  batch's captions as the learned pooled text embedding sees them are pulled toward those of the frozen
+  sentence encoder (all-MiniLM-L6-v2's own sentence embedding: the mean of the cached token states), so words
+  the captions never used land near their meaning instead of near whichever label they resemble.
 
 Validation adds ``motion(augmented)->motion`` (``model.evaluate.augmented_retrieval``).
 """
@@ -20,9 +24,10 @@ import copy
 import math
 
 import torch
+import torch.nn.functional as F
 
 from model.config import FinetuneConfig
-from model.modeling import MotionEncoder, MotionSearchModel, kl_contrastive, pool_global
+from model.modeling import MotionEncoder, MotionSearchModel, Tokens, kl_contrastive, pool_global
 
 
 def freeze(model: MotionSearchModel, config: FinetuneConfig) -> MotionEncoder:
@@ -42,13 +47,21 @@ def set_train_mode(model: MotionSearchModel, config: FinetuneConfig) -> None:
         model.encoders[m].train()
 
 
+def text_geometry(text: Tokens, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the captions' cosine similarities in the learned pooled text space and
+    in the frozen sentence encoder's (the masked mean of its token states, as sentence-transformers pools)."""
+    keep = mask.unsqueeze(-1).to(states.dtype)
+    teacher = F.normalize((states * keep).sum(1) / keep.sum(1).clamp(min=1), dim=-1)
+    student = F.normalize(pool_global(text).x[:, 0], dim=-1)
+    return (student @ student.T - teacher @ teacher.T).pow(2).mean()
+
+
 def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positives: torch.Tensor,
            config: FinetuneConfig) -> dict:  # fmt: skip
     """The fine-tuning loss and its parts for one :meth:`RetrievalData.augmented_batch`."""
     scale = model.log_scale.clamp(max=math.log(100.0)).exp().detach()
-    student = model.encoders["motion"](*batch["motion"])
-    with torch.no_grad():
-        target = teacher(*batch["clean"])
+    with torch.set_grad_enabled("motion" in config.train):
+        student = model.encoders["motion"](*batch["motion"])
     parts = {}
     for m in config.modalities:
         if m == "motion":
@@ -56,8 +69,13 @@ def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positi
         with torch.set_grad_enabled(m in config.train):
             other = model.encoders[m](*batch[m])
         parts[f"motion-{m}"] = config.text_weight * kl_contrastive(scale * model.similarity(student, other), positives)
-    parts["distill"] = config.distill_weight * kl_contrastive(scale * model.similarity(student, target), positives)
-    a, b = pool_global(student).x[:, 0], pool_global(target).x[:, 0]
-    parts["distill_mse"] = config.distill_mse * (a - b).pow(2).sum(-1).mean()
+        if m == "text" and "text" in config.train and config.text_geometry:
+            parts["text_geometry"] = config.text_geometry * text_geometry(other, *batch["text"])
+    if config.distill_weight or config.distill_mse:  # (a text-only stage has nothing to distil on the motion side)
+        with torch.no_grad():
+            target = teacher(*batch["clean"])
+        parts["distill"] = config.distill_weight * kl_contrastive(scale * model.similarity(student, target), positives)
+        a, b = pool_global(student).x[:, 0], pool_global(target).x[:, 0]
+        parts["distill_mse"] = config.distill_mse * (a - b).pow(2).sum(-1).mean()
     total = sum(parts.values())
     return {"loss": total, **{k: v.detach() for k, v in parts.items()}}
