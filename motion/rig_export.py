@@ -12,8 +12,10 @@ rig detection, unit and up-axis handling of ``motion.canonical`` on realistic fi
   leaves (fingers, HeadTop_End, toe ends), and a root above the pelvis (iClone's CC_Base_BoneRoot);
 * **another body** (:func:`reproportion`): a nominal stature and per-segment factors (legs, hips, spine,
   shoulders, arms), joint directions kept, the pelvis path scaled with the legs;
-* **the rig's conventions**: units, up axis (Z up turns the rest pose too), frame rate, Euler order, and a
-  different place and facing in the world;
+* **the rig's conventions**: units, up axis (Z up turns the rest pose too), Euler order, a different place
+  and facing in the world, and its frame rate (positions interpolated linearly, then fitted with the rig's
+  fixed bones: frames between the input's differ from a linear interpolation of the input by the bones'
+  shortening, up to a few centimetres at the hands and feet in fast moves);
 * **rotation channels only**, positions on the root (and on the pelvis under an extra root), as exporters
   write: the bones have the rest pose's fixed lengths. The rest pose is a T-pose whose torso (the pelvis's and
   the chest's children) is the body's own; a joint with one child turns by the swing from its rest bone to the
@@ -311,11 +313,10 @@ def export_rig(positions: np.ndarray, fps: float, spec: RigExport, source: str =
         raise ValueError(f"expected (frames >= 2, {N_JOINTS}, 3) positions, got {p.shape}")
     body = reproportion(p, spec.stature, spec.proportions)
     body = body @ yaw_matrix(np.radians(spec.yaw_degrees)).T + [spec.offset[0], 0.0, spec.offset[1]]
-    if spec.fps != fps:
-        body = resample_positions(body, fps, spec.fps)
+    canonical_rest = _rest_pose(body)  # from the input's frames: in-between ones have shortened bones
+    body = resample_positions(body, fps, spec.fps)
     scale = (spec.stature or 1.75) / 1.75
     joints = _tree(spec, scale)
-    canonical_rest = _rest_pose(body)
     n, count = len(body), len(joints)
     rest = np.zeros((count, 3))
     world = np.full((n, count, 3), np.nan)  # positions of every joint but the leaf extras
