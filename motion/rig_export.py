@@ -51,6 +51,7 @@ SEGMENTS = {
 # Legs plus spine (motion.canonical.chain_length) is about this fraction of the stature: the ankle above the
 # floor and the crown above the head joint make the rest. Statures here are nominal.
 STATURE_PER_CHAIN = 1.3
+REFERENCE_STATURE = 1.75  # m: extra joints' offsets are given for this body and scale with the stature
 _CHAIN = ("left_knee", "left_ankle", "spine1", "spine2", "spine3", "neck", "head")
 # Joints with several children: their rest offsets are the body's own, in this frame (up: to the first joint,
 # across: from the second joint of the pair to the first).
@@ -64,7 +65,7 @@ class Extra:
 
     ``between=(a, b, t)``: on the canonical bone from joint a to joint b, a fraction t along it; the canonical
     joints in ``adopts`` hang below it (LHipJoint adopts left_hip). ``offset``: a leaf (or a chain of leaves)
-    that follows its parent, at this rest offset (metres for a 1.75 m body, Y up, T-pose)."""
+    that follows its parent, at this rest offset (metres for a ``REFERENCE_STATURE`` body, Y up, T-pose)."""
 
     name: str
     parent: str  # a canonical joint or an earlier extra
@@ -195,9 +196,8 @@ def reproportion(positions: np.ndarray, stature: float | None, proportions: dict
                  ) -> np.ndarray:  # fmt: skip
     """The motion on another body: bones scaled by ``proportions`` (``SEGMENTS``) and then all alike so that
     the body is ``stature`` m tall (nominal, legs plus spine times ``STATURE_PER_CHAIN``; None: as tall as
-    the proportions leave it). Bone directions are
-    kept; the pelvis path (its height, and its way from frame 0) scales with the legs; the lowest foot point of
-    the clip is on the floor."""
+    the proportions leave it). Bone directions are kept; the pelvis path (its height, and its way from frame 0)
+    scales with the legs; the lowest foot point of the clip is on the floor."""
     p = np.asarray(positions, np.float64)
     factors = bone_factors(proportions or {})
     lengths = np.linalg.norm(p[0, 1:] - p[0, list(PARENTS[1:])], axis=-1)
@@ -311,11 +311,14 @@ def export_rig(positions: np.ndarray, fps: float, spec: RigExport, source: str =
     p = np.asarray(positions, np.float64)
     if p.ndim != 3 or p.shape[1:] != (N_JOINTS, 3) or len(p) < 2:
         raise ValueError(f"expected (frames >= 2, {N_JOINTS}, 3) positions, got {p.shape}")
+    if spec.up not in ("y", "z") or spec.units not in UNIT_SCALE:
+        raise ValueError(f"up must be 'y' or 'z' and units one of {', '.join(UNIT_SCALE)}; got {spec.up!r}, "
+                         f"{spec.units!r}")  # fmt: skip
     body = reproportion(p, spec.stature, spec.proportions)
     body = body @ yaw_matrix(np.radians(spec.yaw_degrees)).T + [spec.offset[0], 0.0, spec.offset[1]]
     canonical_rest = _rest_pose(body)  # from the input's frames: in-between ones have shortened bones
     body = resample_positions(body, fps, spec.fps)
-    scale = (spec.stature or 1.75) / 1.75
+    scale = (spec.stature or REFERENCE_STATURE) / REFERENCE_STATURE
     joints = _tree(spec, scale)
     n, count = len(body), len(joints)
     rest = np.zeros((count, 3))
@@ -355,24 +358,20 @@ def export_rig(positions: np.ndarray, fps: float, spec: RigExport, source: str =
             rotation[:, k] = parent_rotation
     parents = [j.parent for j in joints]
     local_t, local_r = local_pose(parents, np.nan_to_num(world), rotation)
-    moving = {0} | ({1} if spec.root else set())  # joints with position channels: the root, the pelvis below one
+    moving = {0} | ({1} if spec.root else set())  # position channels: the root, and the pelvis (added next) below one
     offsets = np.array([rest[k] - rest[j.parent] if j.parent >= 0 else rest[k] for k, j in enumerate(joints)])
     for k in range(count):
         if k not in moving:
             local_t[:, k] = offsets[k]
+    end_sites = np.array([(0.3 * offsets[k] if np.linalg.norm(offsets[k]) > tol else (0.0, 0.05, 0.0))
+                          if not children[k] else (0.0, 0.0, 0.0) for k in range(count)])  # fmt: skip
     if spec.up == "z":
         q = Y_TO_Z_UP
-        local_t, offsets = local_t @ q.T, offsets @ q.T
+        local_t, offsets, end_sites = local_t @ q.T, offsets @ q.T, end_sites @ q.T
         local_r = q @ local_r @ q.T
-    elif spec.up != "y":
-        raise ValueError(f"up must be 'y' or 'z', got {spec.up!r}")
     to_units = 1.0 / UNIT_SCALE[spec.units]
     rotations = tuple(f"{axis}rotation" for axis in spec.rotation_order)
     positions_channels = ("Xposition", "Yposition", "Zposition")
-    end_sites = np.zeros((count, 3))
-    for k in range(count):
-        if not children[k]:
-            end_sites[k] = 0.3 * offsets[k] if np.linalg.norm(offsets[k]) > tol else (0.0, 0.05 / to_units, 0.0)
     skeleton = Skeleton(
         names=tuple(j.name for j in joints),
         parents=tuple(parents),
