@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from motion.bvh import BvhMotion, Skeleton
 from motion.canonical import facing_angle
-from motion.kinematics import rotation_between, yaw_matrix
+from motion.kinematics import local_pose, rotation_between, yaw_matrix
 from motion.skeleton import INDEX, JOINTS, N_JOINTS, PARENTS, REST_DIRECTIONS
 
 CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
@@ -52,19 +52,11 @@ def positions_bvh(positions: np.ndarray, fps: float, source: str = "") -> BvhMot
         bone = p[:, end] - p[:, start]
         world[:, j] = rotation_between(np.broadcast_to(rest, bone.shape), bone).as_matrix()
     order = _depth_first()
-    local_t = np.empty((n, N_JOINTS, 3))
-    local_r = np.empty((n, N_JOINTS, 3, 3))
-    for k, j in enumerate(order):
-        parent = PARENTS[j]
-        if parent < 0:
-            local_t[:, k], local_r[:, k] = p[:, j], world[:, j]
-            continue
-        inv = np.swapaxes(world[:, parent], -1, -2)
-        local_t[:, k] = np.einsum("nij,nj->ni", inv, p[:, j] - p[:, parent])
-        local_r[:, k] = inv @ world[:, j]
+    parents = tuple(order.index(PARENTS[j]) if PARENTS[j] >= 0 else -1 for j in order)
+    local_t, local_r = local_pose(parents, p[:, order], world[:, order])
     skeleton = Skeleton(
         names=tuple(JOINTS[j] for j in order),
-        parents=tuple(order.index(PARENTS[j]) if PARENTS[j] >= 0 else -1 for j in order),
+        parents=parents,
         offsets=local_t[0].copy(),
         channels=tuple(CHANNELS for _ in order),
         end_sites=np.array([0.05 * REST_DIRECTIONS[j] if j not in PARENTS else np.zeros(3) for j in order]),

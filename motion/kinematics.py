@@ -33,6 +33,21 @@ def forward_kinematics(motion: BvhMotion) -> tuple[np.ndarray, np.ndarray]:
     return world_pos, world_rot
 
 
+def local_pose(parents: list[int] | tuple[int, ...], world_pos: np.ndarray, world_rot: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray
+]:  # fmt: skip
+    """The inverse of :func:`forward_kinematics`: local translations (F, J, 3) and rotation matrices (F, J, 3, 3)
+    of joints at ``world_pos`` (F, J, 3) turned by ``world_rot`` (F, J, 3, 3), ``parents[j]`` (-1: a root)."""
+    local_t = np.array(world_pos, dtype=np.float64)
+    local_r = np.array(world_rot, dtype=np.float64)
+    for j, parent in enumerate(parents):
+        if parent >= 0:
+            inv = np.swapaxes(world_rot[:, parent], -1, -2)
+            local_t[:, j] = np.einsum("fij,fj->fi", inv, world_pos[:, j] - world_pos[:, parent])
+            local_r[:, j] = inv @ world_rot[:, j]
+    return local_t, local_r
+
+
 def rotation_between(u: np.ndarray, v: np.ndarray) -> Rotation:
     """The smallest rotation turning direction ``u`` into ``v`` (both (N, 3)).
 
