@@ -34,25 +34,17 @@ from importlib import resources
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from motion.augment import HEIGHT_CHAIN, HEIGHT_PER_CHAIN, SEGMENTS, scale_bones
 from motion.bvh import BvhMotion, Skeleton
 from motion.canonical import UNIT_SCALE
 from motion.kinematics import local_pose, rotation_between, yaw_matrix
 from motion.resample import resample_positions
 from motion.skeleton import FEET, INDEX, JOINTS, N_JOINTS, PARENTS, REST_DIRECTIONS
 
-# Bones (named by their child joint) that share one proportion factor, left and right alike.
-SEGMENTS = {
-    "legs": ("left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot", "right_foot"),
-    "hips": ("left_hip", "right_hip"),
-    "spine": ("spine1", "spine2", "spine3", "neck", "head"),
-    "shoulders": ("left_collar", "right_collar", "left_shoulder", "right_shoulder"),
-    "arms": ("left_elbow", "right_elbow", "left_wrist", "right_wrist"),
-}
-# Legs plus spine (motion.canonical.chain_length) is about this fraction of the stature: the ankle above the
-# floor and the crown above the head joint make the rest. Statures here are nominal.
-STATURE_PER_CHAIN = 1.3
+# Body segments (motion.augment.SEGMENTS) and the nominal stature per legs-plus-spine chain are the
+# augmentations' own (motion.augment.HEIGHT_PER_CHAIN), so a "1.75 m" rig body is what training calls 1.75 m.
+STATURE_PER_CHAIN = HEIGHT_PER_CHAIN
 REFERENCE_STATURE = 1.75  # m: extra joints' offsets are given for this body and scale with the stature
-_CHAIN = ("left_knee", "left_ankle", "spine1", "spine2", "spine3", "neck", "head")
 # Joints with several children: their rest offsets are the body's own, in this frame (up: to the first joint,
 # across: from the second joint of the pair to the first).
 _TORSO_FRAMES = {"pelvis": ("spine1", ("left_hip", "right_hip")), "spine3": ("neck", ("left_collar", "right_collar"))}
@@ -201,15 +193,10 @@ def reproportion(positions: np.ndarray, stature: float | None, proportions: dict
     p = np.asarray(positions, np.float64)
     factors = bone_factors(proportions or {})
     lengths = np.linalg.norm(p[0, 1:] - p[0, list(PARENTS[1:])], axis=-1)
-    chain = sum(factors[INDEX[n]] * lengths[INDEX[n] - 1] for n in _CHAIN)
+    chain = sum(factors[INDEX[n]] * lengths[INDEX[n] - 1] for n in HEIGHT_CHAIN)
     if stature is not None:
         factors *= stature / (STATURE_PER_CHAIN * chain)
-    legs = float(np.mean(factors[[INDEX["left_knee"], INDEX["left_ankle"]]]))
-    start = p[0, 0] * [1.0, 0.0, 1.0]
-    out = np.empty_like(p)
-    out[:, 0] = start + (p[:, 0] - start) * legs
-    for j in range(1, N_JOINTS):  # parents come first
-        out[:, j] = out[:, PARENTS[j]] + factors[j] * (p[:, j] - p[:, PARENTS[j]])
+    out = scale_bones(p, factors)
     out[..., 1] -= out[:, list(FEET), 1].min()
     return out
 
