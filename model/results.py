@@ -296,23 +296,20 @@ def render(folder: Path, shipped: str) -> str:
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = "## Beyond the test split"
-BASELINE = "b6dea7c"  # the bars compare with the model shipped at main b6dea7c
-# The shipped model (model/weights/default) is still the one shipped at b6dea7c (same weights, sha256 in its
-# manifest), so its column reads the b6dea7c files. CANDIDATE: the best run measured since, not shipped.
-CANDIDATE = "robust"
+BASELINE = "b6dea7c"  # the bars compare with the model shipped at main b6dea7c (model/weights/speech-avgpool)
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One quantity measured from recorded JSON files under ROOT for the shipped model and the candidate
-    (None: not measured), and the bar it must meet: ``at_least`` / ``at_most`` a value, ``times`` the shipped
-    b6dea7c model's value, or ``within`` so many points below it (below ``reference``, other keys of the same
-    file, when given)."""
+    """One quantity measured from recorded JSON files under ROOT for the shipped model and the b6dea7c model
+    (None: not measured), and the bar it must meet: ``at_least`` / ``at_most`` a value, ``times`` the b6dea7c
+    model's value, or ``within`` so many points below it (below ``reference``, other keys of the same file,
+    when given)."""
 
     label: str
     keys: tuple[str, ...]  # path into the JSON; the last may be "a|b|c" (the largest of those)
     shipped: str | None
-    candidate: str | None
+    baseline: str | None
     protocol: str
     at_least: float | None = None
     at_most: float | None = None
@@ -338,10 +335,11 @@ class Bar:
 
 
 FREEFORM = "eval/queries.jsonl test part (130 queries, never tuned on), whole library, mirrors left out"
-GENERAL = ("docs/results/generalization-b6dea7c.json", "docs/results/generalization-robust.json")
-FUSION = ("bench/results/fusion.json", "bench/results/fusion-robust.json")
-POSE_50 = ("bench/results/video_pose-default-50clips.json", "bench/results/video_pose-robust-50clips.json")
-RIGS = ("docs/results/rig-transfer.json", "docs/results/rig-transfer-robust.json")
+# (the shipped model's file, the b6dea7c model's)
+GENERAL = ("docs/results/generalization-robust.json", "docs/results/generalization-b6dea7c.json")
+FUSION = ("bench/results/fusion-robust.json", "bench/results/fusion.json")
+POSE_50 = ("bench/results/video_pose-robust-50clips.json", "bench/results/video_pose-default-50clips.json")
+RIGS = ("docs/results/rig-transfer-robust.json", "docs/results/rig-transfer.json")
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
 BARS = [
     Bar("Free-form queries typed, top-5 content (server default: learned + metadata fused)", ("test", "fused", "top5"),
@@ -349,10 +347,10 @@ BARS = [
     Bar("Free-form queries typed, top-5 content (learned model alone)", ("test", "learned", "top5"), *FUSION,
         "as above, the learned Eq. 8 ranking without metadata"),
     Bar("Free-form queries spoken, top-5 content (`serve --asr`)", ("test", "shipped", "top5"),
-        "bench/results/spoken.json", None, "the same queries spoken by the five test-only voices (815 utterances), "
+        None, "bench/results/spoken.json", "the same queries spoken by the five test-only voices (815 utterances), "
         "end-to-end speech fused with the Whisper tiny.en transcript; `python -m bench.spoken`", at_least=80.0),
     Bar("Free-form queries spoken, top-5 content (speech model alone, the default server)", ("test", "speech", "top5"),
-        "bench/results/spoken.json", None, "as above, without speech recognition", at_least=80.0),
+        None, "bench/results/spoken.json", "as above, without speech recognition", at_least=80.0),
     Bar("Label R@1, text->motion descriptive, test split (in distribution)", ("splits", "test", "results",
         *TEXT_LABEL_R1), *GENERAL, "`python -m model.evaluate` (All protocol, label relevance, first label "
         "caption)", within=1.0),
@@ -380,10 +378,10 @@ BARS = [
           "body, read back as a user's file", within=1.0, reference=("original", *TEXT_LABEL_R1))
       for rig in ("mixamo", "cmu", "iclone")],
     Bar("Video through body pose, label R@1 (100 clips x 3 camera angles)", ("pose", "all", "label_R@1"),
-        "bench/results/video_pose.json", None, "rendered test clips from front, side and 45 degrees against the "
+        None, "bench/results/video_pose.json", "rendered test clips from front, side and 45 degrees against the "
         "428 test clips; `python -m bench.video_pose`", at_least=70.0),
     Bar("Video through body pose, content R@5 (100 clips x 3 camera angles)", ("pose", "all", "content_R@5"),
-        "bench/results/video_pose.json", None, "as above", at_least=90.0),
+        None, "bench/results/video_pose.json", "as above", at_least=90.0),
     Bar("Video through body pose, label R@1 (50 clips x 3 angles)", ("pose", "all", "label_R@1"), *POSE_50,
         "`python -m bench.video_pose --clips 50`", at_least=70.0),
     Bar("Video through body pose, content R@5 (50 clips x 3 angles)", ("pose", "all", "content_R@5"), *POSE_50,
@@ -392,12 +390,12 @@ BARS = [
         *POSE_50, "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",
         ("splits", "test", "compressed_max_abs_diff", "R@1|R@2|R@3|R@5|R@10"),
-        "docs/results/compressed-tokens-16bit.json", None, "`python -m model.evaluate --token-bits 16`: every "
+        None, "docs/results/compressed-tokens-16bit.json", "`python -m model.evaluate --token-bits 16`: every "
         "direction (text, speech clean and noisy, video), motion tokens as the index stores them vs float32",
         at_most=0.3),
     Bar("Largest change of any R@k through the index's 16-bit tokens, unseen probe",
         ("splits", "unseen", "compressed_max_abs_diff", "R@1|R@2|R@3|R@5|R@10"),
-        "docs/results/compressed-tokens-16bit.json", None, "as above", at_most=0.3),
+        None, "docs/results/compressed-tokens-16bit.json", "as above", at_most=0.3),
 ]  # fmt: skip
 
 
@@ -430,26 +428,23 @@ def _holds(value: float | None, limit: float | None, higher: bool) -> str:
 
 
 def sections() -> str:
-    """The open issues' bars: the shipped model and the candidate, row by row from the recorded files."""
+    """The open issues' bars: the shipped model beside the b6dea7c model, row by row from the recorded files."""
     lines = [SECTIONS, "", "Generated by `python -m model.results --sections` from the recorded files named in each "
-             f"row; do not edit by hand. *Shipped*: `model/weights/default`, still the model shipped at {BASELINE} "
-             f"(the same weights), so the bars relative to {BASELINE} compare it with itself. *Candidate "
-             f"`{CANDIDATE}`*: the fine-tune of docs/model.md (*Robust motion encoder*), measured but not shipped. "
-             "*Not measured*: no recorded run for that model.", "",
-             f"| measure | shipped | candidate `{CANDIDATE}` | bar | shipped holds | candidate holds | protocol "
-             "| files (commit, date) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "row (the shipped model's first, then the b6dea7c model's); do not edit by hand. *Shipped*: "
+             "`model/weights/default`, the robust fine-tune (docs/model.md, *Fine-tuning for robustness*); "
+             f"*{BASELINE} model*: the model shipped at main {BASELINE} (`model/weights/speech-avgpool`), which "
+             "the tables above (generated from the ablation runs) call the shipped model. *Not measured*: no "
+             "recorded run of that model.", "",
+             f"| measure | shipped | {BASELINE} model | bar | holds | protocol | files (commit, date) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for bar in BARS:
-        (mine, mine_file), (other, other_file) = _load(bar.shipped), _load(bar.candidate)
-        values = [None if d is None else _lookup(d, bar.keys) for d in (mine, other)]
-        if bar.reference:
-            refs = [None if d is None else _lookup(d, bar.reference) for d in (mine, other)]
-        else:
-            refs = [values[0], values[0]]
-        words, limit, higher = bar.limit(refs[0])
-        holds = [_holds(values[0], limit, higher), _holds(values[1], bar.limit(refs[1])[1], higher)]
-        cells = [f"{v:.1f}" if v is not None else "not measured" for v in values]
-        files = "; ".join(f for f in (mine_file, other_file) if f)
-        lines.append(f"| {bar.label} | {cells[0]} | {cells[1]} | {words} | {holds[0]} | {holds[1]} "
+        (mine, mine_file), (base, base_file) = _load(bar.shipped), _load(bar.baseline)
+        value, baseline = [None if d is None else _lookup(d, bar.keys) for d in (mine, base)]
+        reference = baseline if not bar.reference else None if mine is None else _lookup(mine, bar.reference)
+        words, limit, higher = bar.limit(reference)
+        cells = [f"{v:.1f}" if v is not None else "not measured" for v in (value, baseline)]
+        files = "; ".join(f for f in (mine_file, base_file) if f)
+        lines.append(f"| {bar.label} | {cells[0]} | {cells[1]} | {words} | {_holds(value, limit, higher)} "
                      f"| {bar.protocol} | {files} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
