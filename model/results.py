@@ -340,6 +340,8 @@ GENERAL = ("docs/results/generalization-robust.json", "docs/results/generalizati
 FUSION = ("bench/results/fusion-robust.json", "bench/results/fusion.json")
 POSE_50 = ("bench/results/video_pose-robust-50clips.json", "bench/results/video_pose-default-50clips.json")
 RIGS = ("docs/results/rig-transfer-robust.json", "docs/results/rig-transfer.json")
+TOKENS = ("docs/results/compressed-tokens-16bit-robust.json", "docs/results/compressed-tokens-16bit.json")
+M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
 BARS = [
     Bar("Free-form queries typed, top-5 content (server default: learned + metadata fused)", ("test", "fused", "top5"),
@@ -390,17 +392,37 @@ BARS = [
         *POSE_50, "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",
         ("splits", "test", "compressed_max_abs_diff", "R@1|R@2|R@3|R@5|R@10"),
-        None, "docs/results/compressed-tokens-16bit.json", "`python -m model.evaluate --token-bits 16`: every "
+        *TOKENS, "`python -m model.evaluate --token-bits 16`: every "
         "direction (text, speech clean and noisy, video), motion tokens as the index stores them vs float32",
         at_most=0.3),
     Bar("Largest change of any R@k through the index's 16-bit tokens, unseen probe",
         ("splits", "unseen", "compressed_max_abs_diff", "R@1|R@2|R@3|R@5|R@10"),
-        None, "docs/results/compressed-tokens-16bit.json", "as above", at_most=0.3),
+        *TOKENS, "as above", at_most=0.3),
+    Bar("1,000,000 synthetic motions: text-like query p50 (ms)", ("settings", "0", "two_stage_ms", "p50"),
+        M1, None, "`python -m bench.index_search --motions 1000000`, 2 cores, default prefetch", at_most=50.0),
+    Bar("1,000,000 synthetic motions: top-10 overlap with exact float32 Eq. 8", ("settings", "0", "top10_overlap"),
+        M1, None, "as above, exact float32 Eq. 8 over every motion in the same run", at_least=0.99),
+    Bar("1,000,000 synthetic motions: RSS after the searches (MiB)", ("rss_mib", "after_searches"), M1, None,
+        "as above", at_most=12288.0),
+    Bar("100,000 synthetic motions: text-like query p50 (ms)", ("settings", "0", "two_stage_ms", "p50"),
+        "bench/results/index_search-100000.json", None, "`python -m bench.index_search --motions 100000` "
+        "(b6dea7c recorded 16.7)", at_most=16.7),
+    Bar("Real library, 163 free-form queries: share with the exact float32 top 10", ("settings", "0",
+        "queries_with_exact_top10"), "bench/results/index_search-real.json", None,
+        "`python -m bench.index_search --real`: the Bandai library indexed as the server does", at_least=0.99),
+    Bar("Full library over gRPC: SearchText p50 (ms), fusion off", ("text_unfused_ms", "p50"),
+        "bench/results/server_latency.json", None, "`python -m bench.server_latency`: the learned ranking alone, "
+        "the path b6dea7c measured (9.57 ms then)", at_most=9.6),
+    Bar("Full library over gRPC: SearchText p50 (ms), metadata fusion on (the default since)", ("text_ms", "p50"),
+        "bench/results/server_latency.json", None, "as above, the server's default"),
 ]  # fmt: skip
 
 
 def _lookup(data: dict, keys: tuple[str, ...]) -> float | None:
-    for key in keys[:-1]:
+    for key in keys[:-1]:  # a digit indexes a list (a bench's list of settings)
+        if isinstance(data, list):
+            data = data[int(key)] if key.isdigit() and int(key) < len(data) else None
+            continue
         data = data.get(key) if isinstance(data, dict) else None
         if data is None:
             return None
