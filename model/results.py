@@ -340,6 +340,7 @@ GENERAL = ("docs/results/generalization-robust.json", "docs/results/generalizati
 FUSION = ("bench/results/fusion-robust.json", "bench/results/fusion.json")
 POSE_50 = ("bench/results/video_pose-robust-50clips.json", "bench/results/video_pose-default-50clips.json")
 RIGS = ("docs/results/rig-transfer-robust.json", "docs/results/rig-transfer.json")
+SPOKEN = ("bench/results/spoken-robust.json", "bench/results/spoken.json")
 TOKENS = ("docs/results/compressed-tokens-16bit-robust.json", "docs/results/compressed-tokens-16bit.json")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
@@ -349,10 +350,10 @@ BARS = [
     Bar("Free-form queries typed, top-5 content (learned model alone)", ("test", "learned", "top5"), *FUSION,
         "as above, the learned Eq. 8 ranking without metadata"),
     Bar("Free-form queries spoken, top-5 content (`serve --asr`)", ("test", "shipped", "top5"),
-        None, "bench/results/spoken.json", "the same queries spoken by the five test-only voices (815 utterances), "
+        *SPOKEN, "the same queries spoken by the five test-only voices (815 utterances), "
         "end-to-end speech fused with the Whisper tiny.en transcript; `python -m bench.spoken`", at_least=80.0),
     Bar("Free-form queries spoken, top-5 content (speech model alone, the default server)", ("test", "speech", "top5"),
-        None, "bench/results/spoken.json", "as above, without speech recognition", at_least=80.0),
+        *SPOKEN, "as above, without speech recognition", at_least=80.0),
     Bar("Label R@1, text->motion descriptive, test split (in distribution)", ("splits", "test", "results",
         *TEXT_LABEL_R1), *GENERAL, "`python -m model.evaluate` (All protocol, label relevance, first label "
         "caption)", within=1.0),
