@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from common.config import reject_unknown
 from model.modeling import ModelConfig
 from motion.augment import AugmentConfig
 
@@ -56,10 +57,7 @@ class FinetuneConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> FinetuneConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown finetune key(s): {', '.join(unknown)}")
+        reject_unknown(cls, data, "finetune")
         config = cls(**{k: v for k, v in data.items() if k != "augment"})
         config.augment = AugmentConfig.from_dict(data.get("augment", {}))
         if "motion" not in config.modalities or not set(config.train) <= set(config.modalities):

@@ -23,12 +23,14 @@ TMR/LAVIMO-style baseline.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from common.config import reject_unknown
 
 MODALITIES = ("motion", "text", "speech", "video")
 
@@ -74,10 +76,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown model config key(s): {', '.join(unknown)}")
+        reject_unknown(cls, data, "model config")
         config = cls(**data)
         config.validate()
         return config

@@ -24,11 +24,12 @@ Every random function takes a ``numpy.random.Generator``: the same seed gives th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from common.config import reject_unknown
 from motion.canonical import place
 from motion.kinematics import yaw_matrix
 from motion.resample import TARGET_FPS, resample_positions
@@ -185,10 +186,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> AugmentConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown augment key(s): {', '.join(unknown)}")
+        reject_unknown(cls, data, "augment")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
