@@ -150,11 +150,12 @@ def compressed(tokens: Tokens, bits: int = BITS) -> Tokens:
 
 
 def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = True, cascade: bool = False,
-             bits: int = 0) -> dict:  # fmt: skip
+             bits: int = 0, motion: Tokens | None = None) -> dict:  # fmt: skip
     """Every direction between motion and the other modalities of ``data``, under every protocol; ``bits``:
-    the motion tokens compressed as an index stores them with codes of that width (0: as encoded)."""
+    the motion tokens compressed as an index stores them with codes of that width (0: as encoded); ``motion``:
+    the items' motion tokens when already encoded."""
     model.eval()
-    motion = encode(model, data, "motion", View())
+    motion = encode(model, data, "motion", View()) if motion is None else motion
     if bits:
         motion = compressed(motion, bits)
     results = {}
@@ -171,24 +172,26 @@ def evaluate(model: MotionSearchModel, data: RetrievalData, progress: bool = Tru
 
 @torch.inference_mode()
 def augmented_retrieval(model: MotionSearchModel, data: RetrievalData, config: AugmentConfig, seed: int = 0,
-                        batch: int = 64) -> dict:  # fmt: skip
-    """``motion(augmented)->motion``: each item's centre crop augmented (seeded) against every clean item."""
+                        batch: int = 64, clean: Tokens | None = None) -> dict:  # fmt: skip
+    """``motion(augmented)->motion``: each item's centre crop augmented (seeded) against every clean item
+    (``clean``: their tokens when already encoded)."""
     model.eval()
     rng = np.random.default_rng(seed)
     queries = [data.augmented(i, data.crop_start(i, None), rng, config) for i in data.items]
     augmented = concat([model.encode("motion", *pad(queries[i : i + batch], PAD_MULTIPLE["motion"]))
                         for i in range(0, len(queries), batch)])  # fmt: skip
-    clean = encode(model, data, "motion", View())
+    clean = encode(model, data, "motion", View()) if clean is None else clean
     return {"motion(augmented)->motion": protocols(scores(model, augmented, clean), data)}
 
 
-def heldout_kinematic(model: MotionSearchModel, data: RetrievalData) -> dict:
+def heldout_kinematic(model: MotionSearchModel, data: RetrievalData, motion: Tokens | None = None) -> dict:
     """Text -> motion with each item's first held-out kinematic caption (``kinematic-heldout``: what this motion
-    does, in phrasings no training caption uses) as the query, against every item of ``data``; items without one
-    are not queried. Empty when the dataset has none (built before kinds, or a training split)."""
+    does, in phrasings no training caption uses) as the query, against every item of ``data`` (``motion``: their
+    tokens when already encoded); items without one are not queried. Empty when the dataset has none (built
+    before kinds, or a training split)."""
     if "text" not in model.cfg.modalities or "text" not in data.modalities:
         return {}
-    results, motion = {}, None
+    results = {}
     for register, _ in VIEWS["text"]:
         queries = [i for i in data.items if data.annotations[i].texts(register, (KINEMATIC_HELDOUT,))]
         if not queries:
@@ -241,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="default RUN_DIR/eval.json")
     args = parser.parse_args(argv)
     model, config, state = load_run(args.run, args.checkpoint)
+    model.eval()
     modalities = config.model.modalities
     if args.modalities:
         modalities = ["motion"] + [m for m in args.modalities.split(",") if m in modalities and m != "motion"]
@@ -249,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
               "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "splits": {}}  # fmt: skip
     for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
         data = RetrievalData(Path(args.data or config.data), split, modalities)
-        report["splits"][split] = {"items": len(data.items), "results": evaluate(model, data, cascade=True)}
+        motion = encode(model, data, "motion", View())  # once per split, for every protocol below
+        results = evaluate(model, data, cascade=True, motion=motion)
+        report["splits"][split] = {"items": len(data.items), "results": results}
         if args.augmented:
-            report["splits"][split]["results"] |= augmented_retrieval(model, data, AugmentConfig())
-        print_table(split, report["splits"][split]["results"])
-        heldout = heldout_kinematic(model, data)
+            results |= augmented_retrieval(model, data, AugmentConfig(), clean=motion)
+        print_table(split, results)
+        heldout = heldout_kinematic(model, data, motion)
         if heldout:
             report["splits"][split]["kinematic_heldout"] = heldout
             print_table(f"{split}, held-out kinematic captions as text queries", heldout)
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             probe = report["probe_in_test_library"] = probe_in_library(model, data.folder, modalities)
             print_table("unseen-action probe against the whole test library", probe["results"])
         if args.token_bits:
-            stored = evaluate(model, data, bits=args.token_bits)
+            stored = evaluate(model, data, bits=args.token_bits, motion=motion)
             worst = largest_difference(report["splits"][split]["results"], stored)
             report["splits"][split] |= {"token_bits": args.token_bits, "compressed": stored,
                                         "compressed_max_abs_diff": worst}  # fmt: skip
