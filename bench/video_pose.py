@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             try:
                 video = video_motion(estimator, frames, len(frames), fps=POSE_FPS)
-                query = encoders.encode_motion(video.features)
+                query = encoders.encode_pose_motion(video.features)
                 missed[view] += int((~video.track.found).sum())
             except ValueError:
                 query = None

@@ -20,10 +20,15 @@ then rename), skips outputs that already exist, and records its time in
     asr        the offline ASR's word accuracy on a seeded sample of clean and noisy test
                utterances (recorded in build.json)
     video      video/{item}.jpg: VIDEO_FRAMES rendered frames of a mannequin, random camera and look
+    pose       pose/{item}.npy (F, 22, 3) float32: the clip as SearchVideo's pose path sees it (``pose.video``):
+               the whole clip rendered at ``POSE_FPS`` (random camera all round and look), BlazePose world
+               landmarks, the canonical skeleton at 20 fps; a mirror's is its clip's mirrored. Fine-tunes
+               train the motion encoder on them (``AugmentConfig.real_pose``); ``build.json`` counts the clips
+               in which no person was found (they get no file)
 
 Per-item stages run on all cores (``workers``); every random choice is drawn
 from a generator seeded by (build seed, item), so reruns and resumes agree.
-``splits`` (``--splits test,unseen``) limits the speech and video stages to the
+``splits`` (``--splits test,unseen``) limits the speech, video and pose stages to the
 items of those splits, e.g. to evaluate a model without synthesising the
 training speech; files of other splits are kept, and the speech manifest then
 lists the chosen splits' utterances only.
@@ -54,6 +59,7 @@ from motion.canonical import canonicalize
 from motion.features import motion_features
 from motion.mirror import mirror_label, mirror_positions
 from motion.normalize import FeatureStats
+from motion.resample import TARGET_FPS
 from motion.rigs import RigError
 from motion.sources import Clip, find_clips
 from preprocess.captions import REGISTERS
@@ -64,6 +70,7 @@ SPEECH_KINDS = (LABEL,)  # label captions only, so adding kinematic captions cha
 NOISY_SNR_DB = 10.0
 VIDEO_FRAMES = 16
 VIDEO_SIZE = 160
+POSE_SIZE = 256  # rendered frame size of the pose stage (what bench.video_pose renders)
 
 
 @dataclass
@@ -75,7 +82,7 @@ class Build:
     seed: int = 0
     limit: int | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    splits: tuple[str, ...] | None = None  # the speech and video stages' items (None: all)
+    splits: tuple[str, ...] | None = None  # the speech, video and pose stages' items (None: all)
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -331,6 +338,45 @@ def stage_video(build: Build) -> dict:
     return {"items": len(done), "frames_per_item": VIDEO_FRAMES, "size": VIDEO_SIZE}
 
 
+_ESTIMATOR = None  # one BlazePose per worker process (pose stage)
+
+
+def _pose_job(job: tuple[str, str, str, int]) -> bool:
+    """Rebuild one clip through rendering and BlazePose (unless its files exist); False when no person was seen."""
+    global _ESTIMATOR
+    from motion.render import render_frames, sample_camera
+    from pose.blazepose import PoseEstimator
+    from pose.skeleton import track_positions
+    from pose.video import POSE_FPS
+
+    joints_path, out_path, mirror_path, seed = job
+    if Path(mirror_path).exists():
+        return True
+    joints = np.load(joints_path).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    n_frames = max(2, int(round((len(joints) - 1) / TARGET_FPS * POSE_FPS)) + 1)
+    frames = render_frames(joints, TARGET_FPS, n_frames, POSE_SIZE, seed=seed, camera=sample_camera(rng, joints))
+    _ESTIMATOR = _ESTIMATOR or PoseEstimator(threads=1)
+    track = _ESTIMATOR.track(iter(frames))
+    if not track.found.any():
+        return False
+    rate = (n_frames - 1) * TARGET_FPS / max(len(joints) - 1, 1)  # render_frames spreads the frames over the clip
+    positions = track_positions(track.world, track.found, rate)
+    save_npy(Path(out_path), positions.astype(np.float32))
+    save_npy(Path(mirror_path), mirror_positions(positions).astype(np.float32))
+    return True
+
+
+def stage_pose(build: Build) -> dict:
+    clips = build.chosen(c.id for c in build.clips)
+    jobs = [(str(build.path("joints", i + ".npy")), str(build.path("pose", i + ".npy")),
+             str(build.path("pose", mirror_id(i) + ".npy")), build.rng("pose", i).randrange(2**31))
+            for i in clips]  # fmt: skip
+    build.path("pose").mkdir(exist_ok=True)
+    seen = list(parallel_map(_pose_job, jobs, build.workers, "pose"))
+    return {"clips": len(jobs), "no_person": len(seen) - sum(seen), "size": POSE_SIZE}
+
+
 STAGES: dict[str, Callable[[Build], dict]] = {
     "motion": stage_motion,
     "splits": stage_splits,
@@ -338,6 +384,7 @@ STAGES: dict[str, Callable[[Build], dict]] = {
     "speech": stage_speech,
     "asr": stage_asr,
     "video": stage_video,
+    "pose": stage_pose,
 }
 
 

@@ -9,6 +9,11 @@ by), checks every graph on ONNX Runtime against PyTorch on real inputs
 (see ``exporter.bundle``). Exits non-zero when the parity check fails, leaving no manifest,
 so a server never loads a bundle that was not checked.
 
+A release may carry its *pose encoder* in ``RUN/pose`` (``--pose-run`` names another): the motion encoder
+fine-tuned on motion estimated from video (``model/configs/pose-encoder.yaml``), exported as the ``pose``
+graph that SearchVideo's pose path encodes with. It is added only when it was fine-tuned from this model
+(every weight outside the motion encoder equal), so a re-released model never ships a stale one.
+
 The video frame count and size are those the training cache used, read from the run's
 dataset (``cache/manifest.json``) when it is reachable (``--data`` points at it for a
 release, whose config carries no dataset folder), else 8 frames of 112 px unless given.
@@ -29,6 +34,7 @@ from pathlib import Path
 from exporter.bundle import (
     GRAPHS,
     MANIFEST,
+    POSE,
     STATS_FILE,
     TOKENIZER_DIR,
     MotionPreprocessing,
@@ -62,6 +68,7 @@ def run_identity(run: Path, config, state: dict, model) -> dict:
         "data_hash": state.get("data_hash"),
         "git_commit": meta.get("git_commit"),
         "weights_sha256": meta.get("sha256"),  # a release's: the server re-exports when it changes
+        "pose_sha256": pose_sha256(run),  # its pose encoder's, likewise
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": model.cfg.to_dict(),
     }
@@ -87,6 +94,42 @@ def video_settings(run: Path, data: Path | None, frames: int | None, size: int |
     frames = frames or cached.get("frames") or DEFAULT_VIDEO[0]
     size = size or cached.get("size") or DEFAULT_VIDEO[1]
     return int(frames), int(size), source
+
+
+def pose_sha256(run: Path) -> str | None:
+    """The sha256 of a release's pose encoder weights (``RUN/pose``), None when it carries none."""
+    manifest = run / POSE / "manifest.json"
+    return json.loads(manifest.read_text()).get("sha256") if manifest.exists() else None
+
+
+def pose_model(run: Path, model, pose: Path | None, explicit: bool):
+    """The pose encoder's model (``--pose-run``) when it was fine-tuned from ``model``: the same config and every
+    weight outside the motion encoder equal (it trains the motion encoder alone). None when there is none or it
+    belongs to another model; with ``explicit`` (the flag was given) that is an error."""
+    import torch
+
+    from model.load import load_run
+
+    if pose is None or not (pose / "config.yaml").exists():
+        if explicit:
+            raise FileNotFoundError(f"--pose-run {pose} is not a run directory or release folder (no config.yaml)")
+        return None
+    candidate = load_run(pose, "best")[0]
+    mine, theirs = model.state_dict(), candidate.state_dict()
+    same = (
+        candidate.cfg == model.cfg
+        and mine.keys() == theirs.keys()
+        and all(
+            torch.equal(mine[k].to(theirs[k].dtype), theirs[k]) for k in mine if not k.startswith("encoders.motion.")
+        )
+    )
+    if not same:
+        if explicit:
+            raise ValueError(f"--pose-run {pose} was not fine-tuned from {run} (their weights outside the motion "
+                             "encoder differ)")  # fmt: skip
+        print(f"not adding the pose encoder {pose}: it was fine-tuned from another model than {run}")
+        return None
+    return candidate
 
 
 def stats_file(run: Path, data: Path | None) -> Path:
@@ -206,8 +249,9 @@ def _export(args: argparse.Namespace) -> int:
     tokenizer = copy_tokenizer(args.text_backbone or default_backbone(), out / TOKENIZER_DIR)
     shutil.copyfile(stats_path, out / STATS_FILE)
 
+    pose = pose_model(args.run, model, args.pose_run, getattr(args, "pose_explicit", args.pose_run is not None))
     backbones = Backbones.load(model.cfg.modalities, args.text_backbone, frames, size)
-    exports = graph_exports(model, backbones, prep)
+    exports = graph_exports(model, backbones, prep, pose)
     seconds = {}
     for modality, graph in (bar := tqdm(exports.items(), desc="export", unit="graph")):
         bar.set_postfix_str(modality)
@@ -219,7 +263,15 @@ def _export(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     samples = real_samples(args.data)
     results = check_parity(
-        out, model, backbones, samples, prep, FeatureStats.load(out / STATS_FILE), args.tolerance, args.threads
+        out,
+        model,
+        backbones,
+        samples,
+        prep,
+        FeatureStats.load(out / STATS_FILE),
+        args.tolerance,
+        args.threads,
+        pose=pose,
     )
     parity_seconds = time.perf_counter() - start
     print("parity, ONNX Runtime (CPU) against PyTorch:")
@@ -287,8 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the local Hugging Face text model folder, if not the default all-MiniLM-L6-v2",
     )
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest relative parity error accepted")
+    parser.add_argument(
+        "--pose-run",
+        type=Path,
+        help="the pose encoder fine-tuned from --run (a run or release), "
+        "exported as the pose graph (default: RUN/pose when there is one)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
+    args.pose_explicit = args.pose_run is not None
+    if not args.pose_explicit:
+        args.pose_run = args.run / POSE  # a release's own pose encoder, if any (one of another model: left out)
     if not (args.run / "config.yaml").exists():
         parser.error(f"{args.run} is not a run directory or release folder (no config.yaml)")
     try:

@@ -35,7 +35,10 @@ STATS_FILE = "feature_stats.npz"
 TOKENIZER_DIR = "tokenizer"
 MODALITIES = ("text", "speech", "video", "motion")
 SENTENCE = "sentence"  # the frozen sentence-embedding graph: not a modality of the model, beside its text graph
-GRAPHS = (*MODALITIES, SENTENCE)
+# the pose encoder's graph: the motion encoder fine-tuned on motion estimated from video
+# (model/configs/pose-encoder.yaml), which SearchVideo's pose path encodes with; optional (the motion graph stands in)
+POSE = "pose"
+GRAPHS = (*MODALITIES, SENTENCE, POSE)
 
 
 class BundleError(ValueError):

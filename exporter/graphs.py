@@ -191,8 +191,10 @@ class GraphExport:
         return f"{self.modality}.onnx"
 
 
-def graph_exports(model: MotionSearchModel, backbones: Backbones, prep: Preprocessing) -> dict[str, GraphExport]:
-    """The graphs of the model's modalities, with example inputs (batch 2, unequal lengths) and dynamic axes."""
+def graph_exports(model: MotionSearchModel, backbones: Backbones, prep: Preprocessing,
+                  pose: MotionSearchModel | None = None) -> dict[str, GraphExport]:  # fmt: skip
+    """The graphs of the model's modalities, with example inputs (batch 2, unequal lengths) and dynamic axes, and
+    ``pose``'s motion encoder as the ``pose`` graph when given."""
     from preprocess.text import tokenize
 
     cfg = model.cfg
@@ -258,14 +260,16 @@ def graph_exports(model: MotionSearchModel, backbones: Backbones, prep: Preproce
     frames = Dim("frames", min=1, max=cfg.max_frames)
     example = torch.randn(2, 37, cfg.motion_features)
     mask = torch.arange(37)[None] < torch.tensor([[37], [21]])
-    out["motion"] = GraphExport(
-        "motion",
-        MotionGraph(model).eval(),
-        (example, mask),
-        ("features", "frame_mask"),
-        OUTPUTS_WITH_MASK,
-        {"features": {0: batch, 1: frames}, "frame_mask": {0: batch, 1: frames}},
-    )
+    for name, owner in (("motion", model), ("pose", pose)):
+        if owner is not None:
+            out[name] = GraphExport(
+                name,
+                MotionGraph(owner).eval(),
+                (example, mask),
+                ("features", "frame_mask"),
+                OUTPUTS_WITH_MASK,
+                {"features": {0: batch, 1: frames}, "frame_mask": {0: batch, 1: frames}},
+            )
     return out
 
 

@@ -102,10 +102,10 @@ def centre_crop(features: np.ndarray, max_frames: int) -> np.ndarray:
 class _Case:
     """One modality's batched ONNX feed, the items' lengths and the PyTorch reference."""
 
-    def __init__(
-        self, model: MotionSearchModel, backbones: Backbones, prep: Preprocessing, stats: FeatureStats, tokenizer: Path
-    ) -> None:
+    def __init__(self, model: MotionSearchModel, backbones: Backbones, prep: Preprocessing, stats: FeatureStats,
+                 tokenizer: Path, pose: MotionSearchModel | None = None) -> None:  # fmt: skip
         self.model, self.backbones, self.prep, self.stats, self.tokenizer = model, backbones, prep, stats, tokenizer
+        self.pose_model = pose
 
     def text(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
         tokens = tokenize(samples.texts, self.tokenizer, self.prep.text.max_tokens)
@@ -135,12 +135,16 @@ class _Case:
         reference = [torch_item(self.model, "video", self.backbones.video([s])[0]) for s in samples.videos]
         return {"frames": frames}, [v.frames] * len(frames), reference
 
-    def motion(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
+    def motion(self, samples: Samples, model: MotionSearchModel | None = None) -> tuple[dict, list[int], list[Item]]:
         clips = [self.stats.normalize(centre_crop(f, self.prep.motion.max_frames)) for f in samples.motions]
         features, lengths = pad(clips)
         mask = np.arange(features.shape[1])[None] < lengths[:, None]
-        reference = [torch_item(self.model, "motion", c) for c in clips]
+        reference = [torch_item(model or self.model, "motion", c) for c in clips]
         return {"features": features, "frame_mask": mask}, lengths.tolist(), reference
+
+    def pose(self, samples: Samples) -> tuple[dict, list[int], list[Item]]:
+        """The pose encoder's graph: a motion graph of the pose model."""
+        return self.motion(samples, self.pose_model)
 
 
 def session(path: Path, threads: int | None = None, providers: list[str] | None = None) -> ort.InferenceSession:
@@ -160,16 +164,19 @@ def check_parity(
     tolerance: float = TOLERANCE,
     threads: int | None = None,
     modalities: list[str] | None = None,
+    pose: MotionSearchModel | None = None,
 ) -> list[ParityResult]:
-    """Run every graph in ``folder`` (``MODALITY.onnx``, and ``sentence.onnx`` beside the text graph) on ONNX
-    Runtime (CPU) against PyTorch."""
+    """Run every graph in ``folder`` (``MODALITY.onnx``, ``sentence.onnx`` beside the text graph, and
+    ``pose.onnx`` against ``pose``'s motion encoder when given) on ONNX Runtime (CPU) against PyTorch."""
     folder = Path(folder)
-    case = _Case(model, backbones, prep, stats, folder / prep.text.tokenizer)
+    case = _Case(model, backbones, prep, stats, folder / prep.text.tokenizer, pose)
     results = []
     if modalities is None:
         modalities = [m for m in ("text", "speech", "video", "motion") if m in model.cfg.modalities]
         if "text" in modalities and (folder / "sentence.onnx").exists():
             modalities.insert(1, "sentence")
+        if pose is not None:
+            modalities.append("pose")
     for modality in modalities:
         feeds, lengths, reference = getattr(case, modality)(samples)
         sess = session(folder / f"{modality}.onnx", threads)

@@ -30,6 +30,7 @@ from dataset.annotations import LABEL, AnnotationEntry, load_annotations
 from dataset.splits import read_split_files
 from model.cache import FeatureStore
 from motion.augment import AugmentConfig, augment
+from motion.canonical import place
 from motion.features import motion_features
 from motion.normalize import FeatureStats
 from motion.resample import TARGET_FPS
@@ -113,10 +114,22 @@ class RetrievalData:
         start = self.crop_start(item, rng)
         return self.motions[item][start : start + self.max_frames]
 
+    @cached_property
+    def poses(self) -> dict[str, np.ndarray]:
+        """The dataset build's ``pose`` stage output (F + 1, 22, 3) of every item that has one: the item's motion
+        rendered and rebuilt by BlazePose, as SearchVideo's pose path would see a video of it."""
+        folder = self.folder / "pose"
+        return {i: np.load(folder / f"{i}.npy") for i in self.items if (folder / f"{i}.npy").exists()}
+
     def augmented(self, item: str, start: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
         """Normalised features of an augmented re-capture of the crop at ``start`` (at most ``max_frames``,
-        the centre of a longer result)."""
-        joints = augment(self.joints[item][start : start + self.max_frames + 1], rng, config)
+        the centre of a longer result): for a ``config.real_pose`` share of the items that have one, the same
+        crop of the build's BlazePose rebuild (:attr:`poses`), else a :func:`~motion.augment.augment` of it."""
+        window = slice(start, start + self.max_frames + 1)
+        if config.real_pose and item in self.poses and rng.random() < config.real_pose:
+            joints = place(self.poses[item][window].astype(np.float64))
+        else:
+            joints = augment(self.joints[item][window], rng, config)
         features = self.stats.normalize(motion_features(joints, TARGET_FPS))
         excess = len(features) - self.max_frames
         return features[excess // 2 : excess // 2 + self.max_frames] if excess > 0 else features

@@ -5,7 +5,9 @@ backbones come from their packages), its resolved ``config.yaml``, the motion fe
 (``feature_stats.npz``) and ``manifest.json``
 (model config, data hash, git commit, epoch, test metrics from ``eval.json`` and sha256 of
 the weights). A release folder loads like a run (``model.load.load_run``). An existing
-release is replaced only when the new run scores higher (``score``) unless ``--force``.
+release is replaced only when the new run scores higher (``score``: the mean of the test split's text and
+speech label R@1, the augmented-motion row when evaluated with ``--augmented``, and the free-form typed top-5
+given with ``--free-form``; both releases must be scored on the same parts) unless ``--force``.
 """
 
 from __future__ import annotations
@@ -23,11 +25,31 @@ from model.load import load_run
 
 DEFAULT = Path(__file__).with_name("weights") / "default"
 SCORED = ("text->motion/descriptive", "speech->motion/clean")
+ROBUST = "motion(augmented)->motion"  # model.evaluate --augmented: another body, tempo, noise, the pose-like rebuild
+FREE_FORM = ("test", "fused", "top5")  # in a python -m bench.fusion result: the never-tuned-on free-form queries
 
 
-def score(test_results: dict) -> float:
-    """The release criterion: mean text->motion and speech->motion R@1 under label relevance on the test split."""
-    return sum(test_results[key]["all_labels"]["R@1"] for key in SCORED) / len(SCORED)
+def score_parts(test_results: dict, free_form: dict | None = None) -> dict[str, float]:
+    """What the release criterion averages: text->motion and speech->motion label R@1 on the test split; the
+    robustness row (augmented motion -> motion label R@1) when the evaluation has it; the free-form typed queries'
+    top-5 (server default, fused) when a ``bench.fusion`` result of the run's bundle is given."""
+    parts = {f"{key} label R@1": test_results[key]["all_labels"]["R@1"] for key in SCORED}
+    if ROBUST in test_results:
+        parts[f"{ROBUST} label R@1"] = test_results[ROBUST]["all_labels"]["R@1"]
+    if free_form is not None:
+        value = free_form
+        for key in FREE_FORM:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, (int, float)):
+            raise ValueError(f"the free-form result has no {'.'.join(FREE_FORM)} (a python -m bench.fusion file?)")
+        parts["free-form typed top-5"] = float(value)
+    return parts
+
+
+def score(test_results: dict, free_form: dict | None = None) -> float:
+    """The release criterion: the mean of :func:`score_parts`."""
+    parts = score_parts(test_results, free_form)
+    return sum(parts.values()) / len(parts)
 
 
 def cached_video(data: Path) -> dict:
@@ -37,19 +59,24 @@ def cached_video(data: Path) -> dict:
     return {k: video[k] for k in ("frames", "size") if k in video}
 
 
-def release(run: Path, out: Path, force: bool = False) -> dict:
+def release(run: Path, out: Path, force: bool = False, free_form: Path | None = None) -> dict:
     eval_json = run / "eval.json"
     if not eval_json.exists():
         raise FileNotFoundError(f"{eval_json} is missing: evaluate the run first (python -m model.evaluate {run})")
     report = json.loads(eval_json.read_text())
     test = report["splits"]["test"]
     test = test.get("results", test)  # model.evaluate nests results; model.ablate does not
-    new_score = score(test)
+    parts = score_parts(test, json.loads(free_form.read_text()) if free_form else None)
+    new_score = sum(parts.values()) / len(parts)
     old = out / "manifest.json"
     if old.exists() and not force:
-        old_score = json.loads(old.read_text())["score"]
-        if old_score >= new_score:
-            raise ValueError(f"{out} scores {old_score:.2f} >= {new_score:.2f} of {run}; not replaced (--force)")
+        previous = json.loads(old.read_text())
+        old_parts = previous.get("score_parts", {f"{key} label R@1": None for key in SCORED})
+        if set(old_parts) != set(parts):
+            raise ValueError(f"{out} was scored on {sorted(old_parts)}, {run} on {sorted(parts)}: measure both "
+                             "the same way (model.evaluate --augmented, --free-form) or pass --force")  # fmt: skip
+        if previous["score"] >= new_score:
+            raise ValueError(f"{out} scores {previous['score']:.2f} >= {new_score:.2f} of {run}; not replaced (--force)")
     model, config, state = load_run(run, "best")
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
@@ -72,7 +99,9 @@ def release(run: Path, out: Path, force: bool = False) -> dict:
         "git_commit": meta.get("git_commit"),
         "parameters": meta.get("parameters"),
         "score": round(new_score, 3),
-        "score_definition": f"mean R@1 (label relevance, test split) of {', '.join(SCORED)}",
+        "score_definition": "mean of score_parts (model.release.score_parts)",
+        "score_parts": {k: round(v, 3) for k, v in parts.items()},
+        "free_form_result": str(free_form) if free_form else None,
         "test_R@1_labels": {k: v["all_labels"]["R@1"] for k, v in test.items()},
         "sha256": sha256_file(out / "model.safetensors"),
         "video": cached_video(Path(resolved_data)),
@@ -86,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("--out", type=Path, default=DEFAULT)
     parser.add_argument("--force", action="store_true", help="replace the release even if it scores higher")
+    parser.add_argument("--free-form", type=Path, help="a python -m bench.fusion result of the run's bundle: its "
+                        "free-form typed top-5 joins the score")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        manifest = release(args.run, args.out, args.force)
+        manifest = release(args.run, args.out, args.force, args.free_form)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     size = (args.out / "model.safetensors").stat().st_size / 2**20

@@ -183,6 +183,7 @@ class AugmentConfig:
     noise: float = 0.5  # probability of joint noise ...
     noise_sigma: float = 0.04  # ... of a standard deviation drawn uniformly up to this (m)
     noise_depth: float = 2.0  # ... this many times larger along the depth axis
+    real_pose: float = 0.0  # probability that the view is instead the clip as BlazePose saw it (the build's pose/)
 
     @classmethod
     def from_dict(cls, data: dict) -> AugmentConfig:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from exporter.bundle import SENTENCE, Bundle
+from exporter.bundle import POSE, SENTENCE, Bundle
 from motion.normalize import FeatureStats
 from preprocess.audio import log_mel
 from preprocess.frames import prepare_frames
@@ -70,7 +70,7 @@ class Encoders:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        graphs = bundle.modalities + ([SENTENCE] if SENTENCE in bundle.graphs else [])
+        graphs = bundle.modalities + [g for g in (SENTENCE, POSE) if g in bundle.graphs]
         sessions = {m: ort.InferenceSession(str(bundle.graph_path(m)), options, providers=providers) for m in graphs}
         return cls(bundle, sessions, FeatureStats.load(bundle.stats_path))
 
@@ -88,7 +88,7 @@ class Encoders:
 
     @property
     def modalities(self) -> list[str]:
-        return [m for m in self.sessions if m != SENTENCE]
+        return [m for m in self.sessions if m not in (SENTENCE, POSE)]
 
     @property
     def sentence_dim(self) -> int:
@@ -192,7 +192,17 @@ class Encoders:
         prepared = prepare_frames(frames, prep.frames, prep.size)
         return self._run("video", {"frames": prepared[None]})[0]
 
-    def encode_motion(self, features: np.ndarray) -> Item:
+    @property
+    def has_pose_encoder(self) -> bool:
+        """Whether the bundle carries the pose encoder (the motion encoder tuned to motion estimated from video)."""
+        return POSE in self.sessions
+
+    def encode_pose_motion(self, features: np.ndarray) -> Item:
+        """:meth:`encode_motion` of a motion estimated from video (``pose.video``), by the bundle's pose encoder
+        when it has one (into the same space: the library's motion tokens), else by the motion encoder."""
+        return self.encode_motion(features, POSE if self.has_pose_encoder else "motion")
+
+    def encode_motion(self, features: np.ndarray, graph: str = "motion") -> Item:
         """Tokens and weights of one motion: raw (T, 263) features at 20 fps, T >= 1; longer than ``max_frames``:
         its centre ``max_frames`` frames (as the model is evaluated)."""
         prep = self.bundle.preprocessing.motion
@@ -205,4 +215,4 @@ class Encoders:
             raise ValueError("motion features have NaN or infinite values")
         start = max(0, (len(features) - prep.max_frames) // 2)
         clip = self.stats.normalize(features[start : start + prep.max_frames])
-        return self._run("motion", {"features": clip[None], "frame_mask": np.ones((1, len(clip)), dtype=bool)})[0]
+        return self._run(graph, {"features": clip[None], "frame_mask": np.ones((1, len(clip)), dtype=bool)})[0]

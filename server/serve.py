@@ -58,12 +58,14 @@ log = logging.getLogger("motionsearch.server")
 
 def ensure_bundle(bundle: Path, run: Path) -> Path:
     """The ONNX bundle, exported from ``run`` first if it is missing or from other weights (needs torch)."""
-    release = run / "manifest.json"
+    release, pose = run / "manifest.json", run / "pose" / "manifest.json"  # the release's, its pose encoder's
     wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
+    wanted_pose = json.loads(pose.read_text()).get("sha256") if pose.exists() else None
     if (bundle / "manifest.json").exists():
         manifest = json.loads((bundle / "manifest.json").read_text())
-        have = manifest.get("model", {}).get("weights_sha256")
-        if wanted is None or (have == wanted and SENTENCE in manifest.get("graphs", {})):
+        model = manifest.get("model", {})
+        same = model.get("weights_sha256") == wanted and model.get("pose_sha256") == wanted_pose
+        if wanted is None or (same and SENTENCE in manifest.get("graphs", {})):
             return bundle
         log.info("the bundle %s is from other weights than %s or has no sentence graph: exporting again", bundle, run)
     if not (run / "model.safetensors").exists() and not (run / "checkpoints").exists():

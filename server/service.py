@@ -338,12 +338,13 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
 
     def _pose_query(self, encoded: list[bytes], fps: float):
         """Tokens of a video through body pose: the frames ``pose.video`` samples (only those are decoded) ->
-        BlazePose -> canonical motion -> the motion encoder. No person in any frame: ValueError."""
+        BlazePose -> canonical motion -> the pose encoder (the motion encoder where the bundle has none). No person
+        in any frame: ValueError."""
         encoders = self.library.encoders
         max_seconds = encoders.bundle.preprocessing.motion.max_frames / TARGET_FPS
         video = video_motion(self.pose, lambda i: decode_image(encoded[i], i), len(encoded), fps or DEFAULT_FPS,
                              max_seconds)  # fmt: skip
-        return encoders.encode_motion(video.features)
+        return encoders.encode_pose_motion(video.features)
 
     @_handler
     def SearchMotion(self, request, context):

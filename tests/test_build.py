@@ -193,3 +193,33 @@ def test_a_clip_the_kinematic_captioner_cannot_describe_keeps_its_label_captions
     captions = item_captions("walk", "normal", one_frame, "dataset-2_walk_normal_001", "dataset-2_walk_normal_001",
                              heldout=True)  # fmt: skip
     assert {a.kind for a in captions} == {LABEL} and len(captions) == 16
+
+
+def test_pose_stage_rebuilds_each_clip_through_blazepose(built_media, tmp_path, demo_clips):
+    """The pose stage renders the clip, runs the real BlazePose models and rebuilds the canonical skeleton: the
+    body moves as the clip's does (within the pose path's error), and a mirror's rebuild is its clip's mirrored."""
+    import shutil
+
+    from motion.mirror import mirror_positions
+    from motion.skeleton import INDEX
+
+    out = tmp_path / "copy"
+    shutil.copytree(built_media, out)
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["pose"])
+    split_of = read_split_files(out)
+    unseen = sorted(i for i, s in split_of.items() if s == "unseen")
+    assert unseen and {p.stem for p in (out / "pose").glob("*.npy")} == set(unseen)
+    pelvis = INDEX["pelvis"]
+    for item in unseen:
+        rebuilt, truth = np.load(out / "pose" / f"{item}.npy"), np.load(out / "joints" / f"{item}.npy")
+        assert rebuilt.dtype == np.float32 and abs(len(rebuilt) - len(truth)) <= 1
+        n = min(len(rebuilt), len(truth))
+        error = np.linalg.norm(
+            (rebuilt[:n] - rebuilt[:n, pelvis : pelvis + 1]) - (truth[:n] - truth[:n, pelvis : pelvis + 1]), axis=-1
+        )  # noqa: E501
+        assert error.mean() < 0.2, (item, error.mean())
+        if not item.startswith("M"):
+            np.testing.assert_allclose(np.load(out / "pose" / f"M{item}.npy"), mirror_positions(rebuilt), atol=1e-5)
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "pose").glob("*.npy")}
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["pose"])
+    assert {p: p.stat().st_mtime_ns for p in (out / "pose").glob("*.npy")} == stamps, "a rerun redid finished clips"

@@ -455,3 +455,63 @@ def test_the_server_side_is_torch_free(bundle):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _pose_release(release: Path, folder: Path, change: str = "encoders.motion.") -> Path:
+    """A copy of ``release`` carrying a pose encoder in ``pose/``: the same model with the tensors whose names start
+    with ``change`` moved (as model/configs/pose-encoder.yaml moves the motion encoder's)."""
+    from safetensors.torch import load_file
+
+    shutil.copytree(release, folder)
+    shutil.copytree(release, folder / "pose")
+    tensors = load_file(folder / "pose" / "model.safetensors")
+    generator = torch.Generator().manual_seed(0)
+    for name, tensor in tensors.items():
+        if name.startswith(change) and tensor.is_floating_point():
+            tensors[name] = (tensor.float() + 0.05 * torch.randn(tensor.shape, generator=generator)).half()
+    save_file(tensors, folder / "pose" / "model.safetensors")
+    manifest = json.loads((folder / "pose" / "manifest.json").read_text()) | {"sha256": "pose-weights"}
+    (folder / "pose" / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_a_releases_pose_encoder_is_exported_as_the_pose_graph(bundle, release, tmp_path, monkeypatch, capsys):
+    """A release's pose/ encoder (fine-tuned motion encoder, the rest equal) becomes the pose graph, parity-checked,
+    and SearchVideo's encoder uses it; one fine-tuned from another model is left out, or refused when named."""
+    import exporter.graphs
+    from exporter.__main__ import main
+    from server.encoders import Encoders
+
+    export_graph = exporter.graphs.export_graph
+    _reuse_graphs(monkeypatch, bundle)
+    linked = exporter.graphs.export_graph
+    monkeypatch.setattr(
+        exporter.graphs,
+        "export_graph",
+        lambda graph, path: (export_graph if graph.modality == "pose" else linked)(graph, path),
+    )
+    with_pose = _pose_release(release, tmp_path / "with-pose")
+    out = tmp_path / "out"
+    assert main(["--run", str(with_pose), "--out", str(out), "--video-size", str(VIDEO_SIZE), "--threads", "1"]) == 0
+    b = Bundle.load(out)
+    assert "pose" in b.graphs and b.modalities == Bundle.load(bundle).modalities
+    assert b.model["pose_sha256"] == "pose-weights" and b.parity["results"]["pose"]["passed"]
+    encoders = Encoders.open(out, threads=1)
+    assert encoders.has_pose_encoder and "pose" not in encoders.modalities
+    clip = load_canonical(sorted((ROOT / "data/demo").glob("*.bvh"))[0])
+    features = motion_features(clip.positions, clip.fps)
+    pose_tokens, motion_tokens = encoders.encode_pose_motion(features), encoders.encode_motion(features)
+    crop = encoders.stats.normalize(centre_crop(features, b.preprocessing.motion.max_frames))
+    reference = torch_item(load_run(with_pose / "pose")[0], "motion", crop)
+    np.testing.assert_allclose(pose_tokens[0], reference[0], atol=1e-4)
+    assert np.abs(pose_tokens[0] - motion_tokens[0]).max() > 1e-2
+    assert not Encoders.open(bundle, threads=1).has_pose_encoder  # none: the motion encoder stands in
+
+    stale = _pose_release(release, tmp_path / "stale", change="encoders.text.")
+    out = tmp_path / "out-stale"
+    capsys.readouterr()
+    assert main(["--run", str(stale), "--out", str(out), "--video-size", str(VIDEO_SIZE), "--threads", "1"]) == 0
+    assert "pose" not in Bundle.load(out).graphs and "not adding the pose encoder" in capsys.readouterr().out
+    assert main(["--run", str(release), "--pose-run", str(stale / "pose"), "--out", str(tmp_path / "x"),
+                 "--video-size", str(VIDEO_SIZE), "--threads", "1"]) == 2  # fmt: skip
+    assert "was not fine-tuned from" in capsys.readouterr().err

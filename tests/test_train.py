@@ -152,6 +152,15 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     assert manifest["epoch"] == 1 and len(manifest["sha256"]) == 64
     with pytest.raises(SystemExit):  # an equal score does not replace the release
         release_main([str(out / "cpu"), "--out", str(release)])
+    fusion = tmp_path / "fusion.json"  # the shape of a python -m bench.fusion result
+    fusion.write_text(json.dumps({"test": {"fused": {"top5": 100.0}}}))
+    with pytest.raises(SystemExit):  # scored on more parts than the release it would replace: not comparable
+        release_main([str(out / "cpu"), "--out", str(release), "--free-form", str(fusion)])
+    assert release_main([str(out / "cpu"), "--out", str(release), "--free-form", str(fusion), "--force"]) == 0
+    manifest = json.loads((release / "manifest.json").read_text())
+    parts = manifest["score_parts"]
+    assert parts["free-form typed top-5"] == 100.0 and len(parts) == 3
+    assert manifest["score"] == pytest.approx(sum(parts.values()) / 3, abs=1e-3)
     trained, _, _ = load_run(out / "cpu", "best")
     shipped, _, _ = load_run(release)
     data = RetrievalData(demo_dataset, "test", trained.cfg.modalities)
@@ -234,3 +243,28 @@ def test_finetune_trains_only_the_motion_encoder_on_augmented_motion(tmp_path, d
     assert float(rows[0]["train_distill"]) > 0 and float(rows[0]["train_motion-text"]) > 0
     assert 0 <= float(rows[0]["val_motion(augmented)->motion_R@1"]) <= 100
     assert "val_speech->motion/clean_R@1" not in rows[0]
+
+
+def test_real_pose_views_come_from_the_builds_pose_stage(tmp_path, demo_dataset):
+    """AugmentConfig.real_pose: an item with a pose-stage file is seen as that file's crop; one without falls
+    back to the synthetic augmentation."""
+    from motion.augment import AugmentConfig
+    from motion.canonical import place
+    from motion.features import motion_features
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for entry in demo_dataset.iterdir():
+        (folder / entry.name).symlink_to(entry)
+    data = RetrievalData(folder, "train", ["motion", "text"])
+    item, other, bare = data.items[:3]
+    (folder / "pose").mkdir()
+    np.save(folder / "pose" / f"{item}.npy", np.load(demo_dataset / "joints" / f"{other}.npy"))
+    assert set(data.poses) == {item}
+    config = AugmentConfig(real_pose=1.0)
+    seen = data.augmented(item, 0, np.random.default_rng(0), config)
+    crop = place(data.poses[item][: data.max_frames + 1].astype(np.float64))
+    expected = data.stats.normalize(motion_features(crop, 20.0))
+    np.testing.assert_allclose(seen, expected[: data.max_frames], atol=1e-5)
+    synthetic = data.augmented(bare, 0, np.random.default_rng(0), config)
+    assert synthetic.shape[1] == seen.shape[1] and not np.allclose(synthetic[:5], data.motions[bare][:5], atol=1e-3)
