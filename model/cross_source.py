@@ -29,9 +29,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from common.files import git_commit, write_atomic
 from dataset.annotations import KINEMATIC_HELDOUT, LABEL
 from dataset.splits import HELDOUT, SPLITS, read_split_files, source_id
+from model import metrics
+from model.data import RetrievalData, View
+from model.evaluate import VIEWS, encode, protocols, scores
+from model.load import load_run
+from motion.normalize import FeatureStats
 
 SOURCE = "dataset-1"
 OUT = Path("docs") / "results" / "cross-source.json"
@@ -45,10 +52,6 @@ def hold_out(split_of: dict[str, str], source: str = SOURCE) -> dict[str, str]:
 
 def prepare(data: Path, out: Path, source: str = SOURCE) -> dict[str, int]:
     """Hard-link copy of the built dataset ``data`` at ``out`` with ``source`` held out; returns items per split."""
-    import numpy as np
-
-    from motion.normalize import FeatureStats
-
     data, out = Path(data), Path(out)
     split_of = read_split_files(data)
     if not split_of:
@@ -78,11 +81,6 @@ def score_model(run: Path, data: Path, checkpoint: str = "best") -> dict:
     """Every protocol of the module docstring for the model of ``run`` (a run directory or a release) on the
     prepared copy ``data``; motion is normalised with the statistics the model was trained with."""
 
-    from model.data import RetrievalData, View
-    from model.evaluate import VIEWS, encode, protocols, scores
-    from model.load import load_run
-    from motion.normalize import FeatureStats
-
     model, config, state = load_run(run, checkpoint)
     stats_file = run / "feature_stats.npz"  # a release's; a run's are its data folder's
     stats = FeatureStats.load(stats_file if stats_file.exists() else Path(config.data) / "stats" /
@@ -111,13 +109,9 @@ def score_model(run: Path, data: Path, checkpoint: str = "best") -> dict:
             "clips": {"source": len(source.items), "library": len(library.items)}, "results": results}  # fmt: skip
 
 
-def motion_to_motion(sim, queries, gallery) -> dict:
+def motion_to_motion(sim: np.ndarray, queries: RetrievalData, gallery: RetrievalData) -> dict:
     """Content recall of each ``queries`` item's motion among ``gallery``'s (``sim``: their similarities), the
     query itself excluded; a query whose content has no other clip in the gallery is left out and named."""
-    import numpy as np
-
-    from model import metrics
-
     itself = metrics.relevance(queries.items, gallery.items)
     contents = [queries.labels(i)[0] for i in queries.items]
     relevant = metrics.relevance(contents, [gallery.labels(i)[0] for i in gallery.items]) & ~itself
