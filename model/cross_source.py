@@ -80,7 +80,6 @@ def clips(items: list[str]) -> list[str]:
 def score_model(run: Path, data: Path, checkpoint: str = "best") -> dict:
     """Every protocol of the module docstring for the model of ``run`` (a run directory or a release) on the
     prepared copy ``data``; motion is normalised with the statistics the model was trained with."""
-
     model, config, state = load_run(run, checkpoint)
     stats_file = run / "feature_stats.npz"  # a release's; a run's are its data folder's
     stats = FeatureStats.load(stats_file if stats_file.exists() else Path(config.data) / "stats" /
