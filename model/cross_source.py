@@ -27,6 +27,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +105,22 @@ def score_model(run: Path, data: Path, checkpoint: str = "best") -> dict:
     results["motion->motion"] = {name: motion_to_motion(scores(model, motion["among_source"], motion[name]), source,
                                                          gallery) for name, gallery in galleries.items()}  # fmt: skip
     return {"run": str(run), "checkpoint": checkpoint if (run / "checkpoints").is_dir() else "release",
+            "training": training(run),
             "epoch": state["epoch"] + 1, "data_hash": state.get("data_hash"), "modalities": config.model.modalities,
             "clips": {"source": len(source.items), "library": len(library.items)}, "results": results}  # fmt: skip
+
+
+def training(run: Path) -> dict:
+    """A run directory's training record: its start (``meta.json``), items, epochs and minutes to its last
+    checkpoint; empty for a release."""
+    meta, last = run / "meta.json", run / "checkpoints" / "last.pt"
+    if not (meta.exists() and last.exists()):
+        return {}
+    record = json.loads(meta.read_text())
+    started = datetime.strptime(record["started"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    epochs = len((run / "metrics.csv").read_text().splitlines()) - 1
+    return {k: record[k] for k in ("started", "git_commit", "data_hash", "train_items", "val_items")} | {
+        "epochs": epochs, "minutes": round((last.stat().st_mtime - started) / 60, 1)}  # fmt: skip
 
 
 def motion_to_motion(sim: np.ndarray, queries: RetrievalData, gallery: RetrievalData) -> dict:
