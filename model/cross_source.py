@@ -1,8 +1,10 @@
 """Cross-source protocol: train without one Bandai Namco source, test on it (issue 15, point 5).
 
-    python -m model.cross_source prepare --data /tmp/ds-kin --out /tmp/xs-kin
-    python -m model.train --config model/configs/cross-source.yaml --data /tmp/xs-kin --run runs/cross-source
-    python -m model.cross_source evaluate runs/cross-source --reference model/weights/default
+    python -m model.cross_source prepare --data DATA --out XS
+    python -m model.train --config model/configs/cross-source.yaml --data XS --run runs/cross-source
+    python -m model.train --config model/configs/robust.yaml --init runs/cross-source --data XS --run runs/xs-robust
+    python -m model.cross_source evaluate --data XS --model cross-source=runs/xs-robust \
+        --model cross-source-base=runs/cross-source --model in-distribution=model/weights/default
 
 ``prepare`` makes a hard-link copy of a built dataset folder (``python -m dataset build`` and
 ``python -m model.cache``) whose ``splits/`` hold one source out: every item of ``--source`` (default
@@ -15,8 +17,9 @@ place by training or evaluation); ``splits/`` and ``stats/`` are new files.
 clip's first label caption of each register (and its first held-out kinematic caption, where it has one), ranked
 among the held-out clips and in the whole library (held-out clips + the other source's test clips), and
 motion->motion (each held-out clip against the others; itself excluded, its mirror is not in the gallery).
-It writes ``docs/results/cross-source.json``; ``--reference`` adds a model that did train on the source (the
-shipped one) on the same queries and galleries, as the in-distribution reference.
+It writes ``docs/results/cross-source.json`` (``--out``) with every ``--model NAME=RUN`` (a run directory or a
+release) scored on the same queries and galleries: the models trained on the copy, and one that did train on the
+source (the shipped one) as the in-distribution reference.
 """
 
 from __future__ import annotations
