@@ -10,6 +10,7 @@ to within about one clip, and one-clip groups spread over the splits instead
 of all landing in train.
 A mirrored item (id prefixed with ``M``) always shares its source clip's
 split, so a clip and its mirror never straddle train and test.
+The cross-source protocol (``model.cross_source``) moves every item of one source to a ``heldout`` split.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from motion.mirror import MIRROR_PREFIX, mirror_label
 from motion.sources import Clip
 
 SPLITS = ("train", "val", "test", "unseen")
+# A whole source held out of train/val/test (``python -m model.cross_source``); a dataset build never writes it.
+HELDOUT = "heldout"
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ def source_id(item_id: str) -> str:
 
 
 def read_split_files(out: str | Path) -> dict[str, str]:
-    """item id -> split name, as a dataset build's splits stage wrote them under ``out/splits``."""
-    files = {name: Path(out, "splits", f"{name}.txt") for name in SPLITS}
+    """item id -> split name, as a dataset build's splits stage (or ``model.cross_source``) wrote them under
+    ``out/splits``."""
+    files = {name: Path(out, "splits", f"{name}.txt") for name in (*SPLITS, HELDOUT)}
     return {i: name for name, path in files.items() if path.exists() for i in path.read_text().split()}
 
 

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from common.files import git_commit, write_atomic
 from model import finetune
-from model.config import Config, load_config
+from model.config import Config, load_config, read_yaml
 from model.data import RetrievalData
 from model.evaluate import augmented_retrieval, evaluate, headline
 from model.load import load_run, part_columns
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="the built dataset folder (python -m dataset build --out)")
     parser.add_argument("--run", type=Path, help="run directory (default runs/NAME-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run from its last checkpoint")
+    parser.add_argument("--init", help="a fine-tune's starting run or release (default: the config's finetune.init)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--limit-batches", type=int, help="smoke runs: batches per epoch")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -198,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides["train"]["limit_batches"] = args.limit_batches
     if args.resume and not args.run:
         parser.error("--resume needs --run")
+    if args.init:
+        if "finetune" not in read_yaml(args.config):
+            parser.error("--init needs a config with a finetune section")
+        overrides["finetune"] = {"init": args.init}
     config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
     if not config.data:
         parser.error("--data DIR is required: the dataset folder python -m dataset build --out wrote")

@@ -107,6 +107,12 @@ def test_resume_needs_a_run(tmp_path):
         train_main(["--config", "model/configs/cpu.yaml", "--resume"])
 
 
+def test_init_needs_a_finetune_config(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--config", "model/configs/cpu.yaml", "--data", "x", "--init", "model/weights/default"])
+    assert "--init needs a config with a finetune section" in capsys.readouterr().err
+
+
 def test_training_needs_the_built_dataset(capsys):
     with pytest.raises(SystemExit):
         train_main(["--config", "model/configs/cpu.yaml"])
@@ -231,10 +237,11 @@ def test_finetune_trains_only_the_motion_encoder_on_augmented_motion(tmp_path, d
     config.write_text(f"base: {root / 'model/configs/robust.yaml'}\ntrain: {{epochs: 1, batch_size: 8}}\n")
     assert load_config(config).finetune.augment.height == (1.4, 2.0)
     run = tmp_path / "run"
+    init = root / "model" / "weights" / "speech-avgpool"  # --init: not the config's model/weights/default
     assert train_main(["--config", str(config), "--data", str(demo_dataset), "--run", str(run),
-                       "--limit-batches", "2"]) == 0  # fmt: skip
+                       "--limit-batches", "2", "--init", str(init)]) == 0  # fmt: skip
     tuned, tuned_config, _ = load_run(run, "last")
-    release, release_config, _ = load_run(root / "model" / "weights" / "default")
+    release, release_config, _ = load_run(init)
     assert tuned_config.model == release.cfg and tuned_config.finetune.train == ["motion"]
     before, after = release.state_dict(), tuned.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
