@@ -6,8 +6,9 @@ backbones come from their packages), its resolved ``config.yaml``, the motion fe
 (model config, data hash, git commit, epoch, test metrics from ``eval.json`` and sha256 of
 the weights). A release folder loads like a run (``model.load.load_run``). An existing
 release is replaced only when the new run scores higher (``score``: the mean of the test split's text and
-speech label R@1, the augmented-motion row when evaluated with ``--augmented``, and the free-form typed top-5
-given with ``--free-form``; both releases must be scored on the same parts) unless ``--force``.
+speech label R@1, the augmented-motion row when evaluated with ``--augmented``, the free-form typed top-5
+given with ``--free-form`` and the cross-source text->motion content R@5 given with ``--cross-source``; both
+releases must be scored on the same parts) unless ``--force``.
 """
 
 from __future__ import annotations
@@ -27,28 +28,38 @@ DEFAULT = Path(__file__).with_name("weights") / "default"
 SCORED = ("text->motion/descriptive", "speech->motion/clean")
 ROBUST = "motion(augmented)->motion"  # model.evaluate --augmented: another body, tempo, noise, the pose-like rebuild
 FREE_FORM = ("test", "fused", "top5")  # in a python -m bench.fusion result: the never-tuned-on free-form queries
+# in a python -m model.cross_source evaluate result: the recipe trained without dataset-1, text->motion on its clips
+CROSS_SOURCE = ("models", "cross-source", "results", "text->motion/descriptive/label", "among_source", "all_content",
+                "R@5")  # fmt: skip
 
 
-def score_parts(test_results: dict, free_form: dict | None = None) -> dict[str, float]:
+def _lookup(result: dict, keys: tuple[str, ...], what: str) -> float:
+    value = result
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, (int, float)):
+        raise ValueError(f"the {what} result has no {'.'.join(keys)}")
+    return float(value)
+
+
+def score_parts(test_results: dict, free_form: dict | None = None, cross_source: dict | None = None) -> dict:
     """What the release criterion averages: text->motion and speech->motion label R@1 on the test split; the
     robustness row (augmented motion -> motion label R@1) when the evaluation has it; the free-form typed queries'
-    top-5 (server default, fused) when a ``bench.fusion`` result of the run's bundle is given."""
+    top-5 (server default, fused) when a ``bench.fusion`` result of the run's bundle is given; the run's recipe
+    trained without dataset-1, text->motion content R@5 on its clips, when a ``model.cross_source`` result is."""
     parts = {f"{key} label R@1": test_results[key]["all_labels"]["R@1"] for key in SCORED}
     if ROBUST in test_results:
         parts[f"{ROBUST} label R@1"] = test_results[ROBUST]["all_labels"]["R@1"]
     if free_form is not None:
-        value = free_form
-        for key in FREE_FORM:
-            value = value.get(key) if isinstance(value, dict) else None
-        if not isinstance(value, (int, float)):
-            raise ValueError(f"the free-form result has no {'.'.join(FREE_FORM)} (a python -m bench.fusion file?)")
-        parts["free-form typed top-5"] = float(value)
+        parts["free-form typed top-5"] = _lookup(free_form, FREE_FORM, "free-form (python -m bench.fusion)")
+    if cross_source is not None:
+        parts["cross-source text->motion content R@5"] = _lookup(cross_source, CROSS_SOURCE, "cross-source")
     return parts
 
 
-def score(test_results: dict, free_form: dict | None = None) -> float:
+def score(test_results: dict, free_form: dict | None = None, cross_source: dict | None = None) -> float:
     """The release criterion: the mean of :func:`score_parts`."""
-    parts = score_parts(test_results, free_form)
+    parts = score_parts(test_results, free_form, cross_source)
     return sum(parts.values()) / len(parts)
 
 
@@ -59,24 +70,29 @@ def cached_video(data: Path) -> dict:
     return {k: video[k] for k in ("frames", "size") if k in video}
 
 
-def release(run: Path, out: Path, force: bool = False, free_form: Path | None = None) -> dict:
+def release(run: Path, out: Path, force: bool = False, free_form: Path | None = None,
+            cross_source: Path | None = None) -> dict:  # fmt: skip
     eval_json = run / "eval.json"
     if not eval_json.exists():
         raise FileNotFoundError(f"{eval_json} is missing: evaluate the run first (python -m model.evaluate {run})")
     report = json.loads(eval_json.read_text())
     test = report["splits"]["test"]
     test = test.get("results", test)  # model.evaluate nests results; model.ablate does not
-    parts = score_parts(test, json.loads(free_form.read_text()) if free_form else None)
+    extra = [json.loads(path.read_text()) if path else None for path in (free_form, cross_source)]
+    parts = score_parts(test, *extra)
     new_score = sum(parts.values()) / len(parts)
     old = out / "manifest.json"
     if old.exists() and not force:
         previous = json.loads(old.read_text())
         old_parts = previous.get("score_parts", {f"{key} label R@1": None for key in SCORED})
         if set(old_parts) != set(parts):
-            raise ValueError(f"{out} was scored on {sorted(old_parts)}, {run} on {sorted(parts)}: measure both "
-                             "the same way (model.evaluate --augmented, --free-form) or pass --force")  # fmt: skip
+            raise ValueError(
+                f"{out} was scored on {sorted(old_parts)}, {run} on {sorted(parts)}: measure both the "
+                "same way (model.evaluate --augmented, --free-form, --cross-source) or pass --force"
+            )
         if previous["score"] >= new_score:
-            raise ValueError(f"{out} scores {previous['score']:.2f} >= {new_score:.2f} of {run}; not replaced (--force)")
+            old_score = previous["score"]
+            raise ValueError(f"{out} scores {old_score:.2f} >= {new_score:.2f} of {run}; not replaced (--force)")
     model, config, state = load_run(run, "best")
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +118,7 @@ def release(run: Path, out: Path, force: bool = False, free_form: Path | None = 
         "score_definition": "mean of score_parts (model.release.score_parts)",
         "score_parts": {k: round(v, 3) for k, v in parts.items()},
         "free_form_result": str(free_form) if free_form else None,
+        "cross_source_result": str(cross_source) if cross_source else None,
         "test_R@1_labels": {k: v["all_labels"]["R@1"] for k, v in test.items()},
         "sha256": sha256_file(out / "model.safetensors"),
         "video": cached_video(Path(resolved_data)),
@@ -117,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="replace the release even if it scores higher")
     parser.add_argument("--free-form", type=Path, help="a python -m bench.fusion result of the run's bundle: its "
                         "free-form typed top-5 joins the score")  # fmt: skip
+    parser.add_argument("--cross-source", type=Path, help="a python -m model.cross_source evaluate result of the "
+                        "run's recipe without dataset-1: its text->motion content R@5 joins the score")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        manifest = release(args.run, args.out, args.force, args.free_form)
+        manifest = release(args.run, args.out, args.force, args.free_form, args.cross_source)
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     size = (args.out / "model.safetensors").stat().st_size / 2**20

@@ -167,6 +167,15 @@ def test_ablation_table_results_page_and_release(tmp_path, demo_dataset):
     parts = manifest["score_parts"]
     assert parts["free-form typed top-5"] == 100.0 and len(parts) == 3
     assert manifest["score"] == pytest.approx(sum(parts.values()) / 3, abs=1e-3)
+    cross = Path(__file__).resolve().parents[1] / "docs" / "results" / "cross-source.json"  # the recorded run
+    assert release_main([str(out / "cpu"), "--out", str(release), "--free-form", str(fusion), "--cross-source",
+                         str(cross), "--force"]) == 0  # fmt: skip
+    parts = json.loads((release / "manifest.json").read_text())["score_parts"]
+    recorded = json.loads(cross.read_text())["models"]["cross-source"]["results"]
+    assert (
+        parts["cross-source text->motion content R@5"]
+        == recorded["text->motion/descriptive/label"]["among_source"]["all_content"]["R@5"]
+    )
     trained, _, _ = load_run(out / "cpu", "best")
     shipped, _, _ = load_run(release)
     data = RetrievalData(demo_dataset, "test", trained.cfg.modalities)
