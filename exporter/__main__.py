@@ -249,7 +249,7 @@ def _export(args: argparse.Namespace) -> int:
     tokenizer = copy_tokenizer(args.text_backbone or default_backbone(), out / TOKENIZER_DIR)
     shutil.copyfile(stats_path, out / STATS_FILE)
 
-    pose = pose_model(args.run, model, args.pose_run, getattr(args, "pose_explicit", args.pose_run is not None))
+    pose = pose_model(args.run, model, args.pose_run, args.pose_explicit)
     backbones = Backbones.load(model.cfg.modalities, args.text_backbone, frames, size)
     exports = graph_exports(model, backbones, prep, pose)
     seconds = {}
