@@ -132,18 +132,6 @@ def pose_model(run: Path, model, pose: Path | None, explicit: bool):
     return candidate
 
 
-def stats_file(run: Path, data: Path | None) -> Path:
-    """The motion feature statistics the run was trained with."""
-    candidates = [run / "feature_stats.npz"] + ([data / "stats" / "feature_mean_std.npz"] if data else [])
-    for path in candidates:
-        if path.exists():
-            return path
-    raise FileNotFoundError(
-        f"no motion feature statistics: looked for {', '.join(map(str, candidates))} "
-        f"(pass --data DATASET for a run whose dataset folder has moved)"
-    )
-
-
 def preprocessing(model, video_frames: int, video_size: int) -> Preprocessing:
     from model.backbones import SPEECH_POOL
     from motion.features import FEATURE_DIM
@@ -224,7 +212,7 @@ def _export(args: argparse.Namespace) -> int:
     from exporter.graphs import Backbones, describe, export_graph, graph_exports
     from exporter.parity import check_parity
     from exporter.samples import real_samples
-    from model.load import load_run
+    from model.load import load_run, trained_stats
     from motion.normalize import FeatureStats
     from preprocess.text import default_backbone
 
@@ -233,7 +221,7 @@ def _export(args: argparse.Namespace) -> int:
     data = dataset_folder(config, args.data)
     frames, size, source = video_settings(args.run, data, args.video_frames, args.video_size)
     prep = preprocessing(model, frames, size)
-    stats_path = stats_file(args.run, data)
+    stats_path = trained_stats(args.run, data)
     identity = run_identity(args.run, config, state, model)
     print(
         f"exporting {identity['kind']} {args.run} ({identity['name']}, epoch {identity['epoch']}, "

@@ -41,7 +41,7 @@ from dataset.splits import HELDOUT, SPLITS, read_split_files, source_id
 from model import metrics
 from model.data import RetrievalData, View
 from model.evaluate import VIEWS, encode, protocols, scores
-from model.load import load_run
+from model.load import load_run, trained_stats
 from motion.normalize import FeatureStats
 
 SOURCE = "dataset-1"
@@ -85,9 +85,7 @@ def score_model(run: Path, data: Path, checkpoint: str = "best") -> dict:
     """Every protocol of the module docstring for the model of ``run`` (a run directory or a release) on the
     prepared copy ``data``; motion is normalised with the statistics the model was trained with."""
     model, config, state = load_run(run, checkpoint)
-    stats_file = run / "feature_stats.npz"  # a release's; a run's are its data folder's
-    stats = FeatureStats.load(stats_file if stats_file.exists() else Path(config.data) / "stats" /
-                              "feature_mean_std.npz")  # fmt: skip
+    stats = FeatureStats.load(trained_stats(run, Path(config.data) if config.data else None))
     source = RetrievalData(data, HELDOUT, ["motion", "text"])
     library = RetrievalData(data, f"{HELDOUT}+test", ["motion", "text"])
     for d in (source, library):

@@ -19,6 +19,19 @@ def part_columns() -> list[np.ndarray]:
     return [p.columns for p in body_parts()]
 
 
+def trained_stats(run: Path, data: Path | None = None) -> Path:
+    """The motion feature statistics a run directory or release was trained with: a release's own
+    ``feature_stats.npz``, else those of its dataset folder ``data``."""
+    candidates = [run / "feature_stats.npz"] + ([data / "stats" / "feature_mean_std.npz"] if data else [])
+    for path in candidates:
+        if path.exists():
+            return path
+    raise FileNotFoundError(
+        f"no motion feature statistics: looked for {', '.join(map(str, candidates))} "
+        f"(pass --data DATASET for a run whose dataset folder has moved)"
+    )
+
+
 def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Config, dict]:
     """The model of a run directory with the weights of ``checkpoints/{checkpoint}.pt``, or of a release folder."""
     config = load_config(run / "config.yaml")

@@ -29,17 +29,31 @@ SCORED = ("text->motion/descriptive", "speech->motion/clean")
 ROBUST = "motion(augmented)->motion"  # model.evaluate --augmented: another body, tempo, noise, the pose-like rebuild
 FREE_FORM = ("test", "fused", "top5")  # in a python -m bench.fusion result: the never-tuned-on free-form queries
 # in a python -m model.cross_source evaluate result: the recipe trained without dataset-1, text->motion on its clips
-CROSS_SOURCE = ("models", "cross-source", "results", "text->motion/descriptive/label", "among_source", "all_content",
-                "R@5")  # fmt: skip
+CROSS_SOURCE_TEXT = ("text->motion/descriptive/label", "among_source", "all_content", "R@5")
+CROSS_SOURCE = ("models", "cross-source", "results", *CROSS_SOURCE_TEXT)
 
 
-def _lookup(result: dict, keys: tuple[str, ...], what: str) -> float:
-    value = result
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(value, (int, float)):
+def lookup(data: dict, keys: tuple[str, ...]) -> float | None:
+    """The number at the key path ``keys`` of a recorded result (a digit indexes a list; the last key may be
+    ``a|b|c``: the largest of those), None when it has none."""
+    for key in keys[:-1]:  # a digit indexes a list (a bench's list of settings)
+        if isinstance(data, list):
+            data = data[int(key)] if key.isdigit() and int(key) < len(data) else None
+            continue
+        data = data.get(key) if isinstance(data, dict) else None
+        if data is None:
+            return None
+    if not isinstance(data, dict):
+        return None
+    values = [data[k] for k in keys[-1].split("|") if isinstance(data.get(k), (int, float))]
+    return float(max(values)) if values else None
+
+
+def _required(result: dict, keys: tuple[str, ...], what: str) -> float:
+    value = lookup(result, keys)
+    if value is None:
         raise ValueError(f"the {what} result has no {'.'.join(keys)}")
-    return float(value)
+    return value
 
 
 def score_parts(test_results: dict, free_form: dict | None = None, cross_source: dict | None = None) -> dict:
@@ -51,9 +65,9 @@ def score_parts(test_results: dict, free_form: dict | None = None, cross_source:
     if ROBUST in test_results:
         parts[f"{ROBUST} label R@1"] = test_results[ROBUST]["all_labels"]["R@1"]
     if free_form is not None:
-        parts["free-form typed top-5"] = _lookup(free_form, FREE_FORM, "free-form (python -m bench.fusion)")
+        parts["free-form typed top-5"] = _required(free_form, FREE_FORM, "free-form (python -m bench.fusion)")
     if cross_source is not None:
-        parts["cross-source text->motion content R@5"] = _lookup(cross_source, CROSS_SOURCE, "cross-source")
+        parts["cross-source text->motion content R@5"] = _required(cross_source, CROSS_SOURCE, "cross-source")
     return parts
 
 

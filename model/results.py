@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.ablate import PROTOCOLS, table
-from model.release import DEFAULT, SCORED
+from model.release import CROSS_SOURCE_TEXT, DEFAULT, FREE_FORM, SCORED, lookup
 
 DIRECTIONS = ["text->motion/descriptive", "text->motion/spoken", "motion->text/descriptive", "motion->text/spoken",
               "speech->motion/clean", "speech->motion/noisy-10dB", "speech(asr)->motion/clean",
@@ -343,11 +343,10 @@ RIGS = ("docs/results/rig-transfer-robust.json", "docs/results/rig-transfer.json
 SPOKEN = ("bench/results/spoken-robust.json", "bench/results/spoken.json")
 TOKENS = ("docs/results/compressed-tokens-16bit-robust.json", "docs/results/compressed-tokens-16bit.json")
 CROSS = ("docs/results/cross-source.json", "docs/results/cross-source-b6dea7c.json")
-CROSS_TEXT = ("text->motion/descriptive/label", "among_source", "all_content", "R@5")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
 BARS = [
-    Bar("Free-form queries typed, top-5 content (server default: learned + metadata fused)", ("test", "fused", "top5"),
+    Bar("Free-form queries typed, top-5 content (server default: learned + metadata fused)", FREE_FORM,
         *FUSION, FREEFORM + "; `python -m bench.fusion`", at_least=90.0),
     Bar("Free-form queries typed, top-5 content (learned model alone)", ("test", "learned", "top5"), *FUSION,
         "as above, the learned Eq. 8 ranking without metadata"),
@@ -379,7 +378,7 @@ BARS = [
         "results", "text->motion/descriptive", "all_labels", "R@5"), *GENERAL, "the 446 probe items (bow, "
         "wave-both-hands: never trained on) ranked among all 1,302 test and probe motions", at_least=50.0),
     Bar("Cross-source text->motion content R@5, among the dataset-1 clips", ("models", "cross-source", "results",
-        *CROSS_TEXT), *CROSS, "`python -m model.cross_source`: the shipped recipe on dataset-2 only (cpu.yaml "
+        *CROSS_SOURCE_TEXT), *CROSS, "`python -m model.cross_source`: the shipped recipe on dataset-2 only (cpu.yaml "
         "base training on text and motion, then the robust fine-tune); b6dea7c column: the base training alone; "
         "queries: each of the 174 dataset-1 clips' first descriptive label caption", at_least=80.0),
     Bar("Cross-source text->motion content R@5, in the whole library", ("models", "cross-source", "results",
@@ -389,7 +388,7 @@ BARS = [
         "motion->motion", "among_source", "all_content", "R@5"), *CROSS, "as above, each dataset-1 clip against the "
         "others (contents with one clip not queried)"),
     Bar("In-distribution reference: the cross-source text->motion row for models trained on dataset-1",
-        ("models", "in-distribution", "results", *CROSS_TEXT), *CROSS, "the cross-source protocol's queries and "
+        ("models", "in-distribution", "results", *CROSS_SOURCE_TEXT), *CROSS, "the cross-source protocol's queries and "
         "gallery, scored by the shipped and the b6dea7c models, which trained on most of those clips"),
     *[Bar(f"Rig transfer to {rig} (another body), text->motion label R@1", ("rigs", rig, "results", *TEXT_LABEL_R1),
           *RIGS, f"`python -m model.rig_transfer`: the test split written as {rig} would export it, on another "
@@ -433,20 +432,6 @@ BARS = [
 ]  # fmt: skip
 
 
-def _lookup(data: dict, keys: tuple[str, ...]) -> float | None:
-    for key in keys[:-1]:  # a digit indexes a list (a bench's list of settings)
-        if isinstance(data, list):
-            data = data[int(key)] if key.isdigit() and int(key) < len(data) else None
-            continue
-        data = data.get(key) if isinstance(data, dict) else None
-        if data is None:
-            return None
-    if not isinstance(data, dict):
-        return None
-    values = [data[k] for k in keys[-1].split("|") if isinstance(data.get(k), (int, float))]
-    return float(max(values)) if values else None
-
-
 def _load(rel: str | None) -> tuple[dict | None, str]:
     """A recorded file and where it came from (file, commit, date); (None, ...) when there is none."""
     if rel is None or not (ROOT / rel).exists():
@@ -477,8 +462,8 @@ def sections() -> str:
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for bar in BARS:
         (mine, mine_file), (base, base_file) = _load(bar.shipped), _load(bar.baseline)
-        value, baseline = [None if d is None else _lookup(d, bar.keys) for d in (mine, base)]
-        reference = baseline if not bar.reference else None if mine is None else _lookup(mine, bar.reference)
+        value, baseline = [None if d is None else lookup(d, bar.keys) for d in (mine, base)]
+        reference = baseline if not bar.reference else None if mine is None else lookup(mine, bar.reference)
         words, limit, higher = bar.limit(reference)
         cells = [f"{v:.1f}" if v is not None else "not measured" for v in (value, baseline)]
         files = "; ".join(f for f in (mine_file, base_file) if f)

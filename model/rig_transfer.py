@@ -35,7 +35,7 @@ from common.files import git_commit
 from dataset.splits import mirror_id, source_id
 from model.data import RetrievalData
 from model.evaluate import VIEWS, encode, protocols, scores
-from model.load import load_run
+from model.load import load_run, trained_stats
 from model.modeling import MotionSearchModel, Tokens
 from motion import canonicalize, motion_features, read_bvh, write_bvh
 from motion.mirror import mirror_positions
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         clip_ids = sorted({source_id(i) for i in data.items})
         keep = set(random.Random(0).sample(clip_ids, min(args.limit, len(clip_ids))))
         data.items = [i for i in data.items if source_id(i) in keep]
-    stats_path = args.run / "feature_stats.npz"
-    stats = FeatureStats.load(stats_path) if stats_path.exists() else data.stats
+    stats = FeatureStats.load(trained_stats(args.run, folder))
     source = args.source or Path(json.loads((folder / "build.json").read_text())["source"])
     by_id = {c.id: c.path for c in find_clips(source)}
     clips = {c: by_id[c] for c in sorted({source_id(i) for i in data.items})}
