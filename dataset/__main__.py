@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--splits", help="only these splits' items in the speech and video stages (e.g. test,unseen)")
     b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for per-item stages")
+    b.add_argument("--pose-views", type=int, default=1, help="cameras per clip in the pose stage (at least 1)")
     s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
     s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
     s.add_argument("--json", type=Path, help="also write the statistics as JSON")
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         splits = tuple(s.strip() for s in args.splits.split(",")) if args.splits else None
         if splits and set(splits) - set(SPLITS):
             parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; splits: {', '.join(SPLITS)}")
-        run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits), stages)
+        if args.pose_views < 1:
+            parser.error("--pose-views must be at least 1")
+        run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits, args.pose_views), stages)
         return 0
     stats = dataset_stats(args.out)
     print_stats(stats)

@@ -22,7 +22,8 @@ then rename), skips outputs that already exist, and records its time in
     video      video/{item}.jpg: VIDEO_FRAMES rendered frames of a mannequin, random camera and look
     pose       pose/{item}.npy (F, 22, 3) float32: the clip as SearchVideo's pose path sees it (``pose.video``):
                the whole clip rendered at ``POSE_FPS`` (random camera all round and look), BlazePose world
-               landmarks, the canonical skeleton at 20 fps; a mirror's is its clip's mirrored. Fine-tunes
+               landmarks, the canonical skeleton at 20 fps; a mirror's is its clip's mirrored; with
+               ``--pose-views N`` also pose/{item}.view{k}.npy, k = 1 .. N - 1, each from another camera. Fine-tunes
                train the motion encoder on them (``AugmentConfig.real_pose``); ``build.json`` counts the clips
                in which no person was found (they get no file)
 
@@ -83,6 +84,7 @@ class Build:
     limit: int | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     splits: tuple[str, ...] | None = None  # the speech, video and pose stages' items (None: all)
+    pose_views: int = 1  # cameras per clip in the pose stage
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -367,14 +369,20 @@ def _pose_job(job: tuple[str, str, str, int]) -> bool:
     return True
 
 
+def pose_file(item: str, view: int) -> str:
+    """The pose stage's file name of one item seen from camera ``view`` (0: the first camera)."""
+    return f"{item}.npy" if view == 0 else f"{item}.view{view}.npy"
+
+
 def stage_pose(build: Build) -> dict:
     clips = build.chosen(c.id for c in build.clips)
-    jobs = [(str(build.path("joints", i + ".npy")), str(build.path("pose", i + ".npy")),
-             str(build.path("pose", mirror_id(i) + ".npy")), build.rng("pose", i).randrange(2**31))
-            for i in clips]  # fmt: skip
+    jobs = [(str(build.path("joints", i + ".npy")), str(build.path("pose", pose_file(i, v))),
+             str(build.path("pose", pose_file(mirror_id(i), v))),
+             build.rng("pose", i, *([str(v)] if v else [])).randrange(2**31))
+            for v in range(build.pose_views) for i in clips]  # fmt: skip
     build.path("pose").mkdir(exist_ok=True)
     seen = list(parallel_map(_pose_job, jobs, build.workers, "pose"))
-    return {"clips": len(jobs), "no_person": len(seen) - sum(seen), "size": POSE_SIZE}
+    return {"clips": len(clips), "views": build.pose_views, "no_person": len(seen) - sum(seen), "size": POSE_SIZE}
 
 
 STAGES: dict[str, Callable[[Build], dict]] = {

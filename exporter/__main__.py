@@ -11,8 +11,9 @@ so a server never loads a bundle that was not checked.
 
 A release may carry its *pose encoder* in ``RUN/pose`` (``--pose-run`` names another): the motion encoder
 fine-tuned on motion estimated from video (``model/configs/pose-encoder.yaml``), exported as the ``pose``
-graph that SearchVideo's pose path encodes with. It is added only when it was fine-tuned from this model
-(every weight outside the motion encoder equal), so a re-released model never ships a stale one.
+graph that SearchVideo's pose path encodes with. It is added only when this model's motion encoder taught it
+(``model.load.teacher_digest``: the library's stored tokens are that encoder's), so a re-released model
+with another motion encoder never ships a stale one, and one that only retrained its other encoders keeps it.
 
 The video frame count and size are those the training cache used, read from the run's
 dataset (``cache/manifest.json``) when it is reachable (``--data`` points at it for a
@@ -103,31 +104,21 @@ def pose_sha256(run: Path) -> str | None:
 
 
 def pose_model(run: Path, model, pose: Path | None, explicit: bool):
-    """The pose encoder's model (``--pose-run``) when it was fine-tuned from ``model``: the same config and every
-    weight outside the motion encoder equal (it trains the motion encoder alone). None when there is none or it
-    belongs to another model; with ``explicit`` (the flag was given) that is an error."""
-    import torch
-
-    from model.load import load_run
+    """The pose encoder's model (``--pose-run``) when it belongs to ``model``: the same config, and it was taught
+    by ``model``'s own motion encoder (``model.load.teacher_digest``), so a video's pose lands where the library's
+    motion tokens are. None when there is none or it belongs to another model; with ``explicit`` (the flag was
+    given) that is an error."""
+    from model.load import load_run, motion_digest, teacher_digest
 
     if pose is None or not (pose / "config.yaml").exists():
         if explicit:
             raise FileNotFoundError(f"--pose-run {pose} is not a run directory or release folder (no config.yaml)")
         return None
     candidate = load_run(pose, "best")[0]
-    mine, theirs = model.state_dict(), candidate.state_dict()
-    same = (
-        candidate.cfg == model.cfg
-        and mine.keys() == theirs.keys()
-        and all(
-            torch.equal(mine[k].to(theirs[k].dtype), theirs[k]) for k in mine if not k.startswith("encoders.motion.")
-        )
-    )
-    if not same:
+    if candidate.cfg != model.cfg or teacher_digest(pose) != motion_digest(model):
         if explicit:
-            raise ValueError(f"--pose-run {pose} was not fine-tuned from {run} (their weights outside the motion "
-                             "encoder differ)")  # fmt: skip
-        print(f"not adding the pose encoder {pose}: it was fine-tuned from another model than {run}")
+            raise ValueError(f"--pose-run {pose} was not taught by {run}'s motion encoder (its library would not fit)")
+        print(f"not adding the pose encoder {pose}: it was taught by another motion encoder than {run}'s")
         return None
     return candidate
 

@@ -46,6 +46,7 @@ class FinetuneConfig:
     distance of their pooled embeddings (so the library's existing motion tokens stay valid)."""
 
     init: str = "model/weights/default"  # a release folder or run directory (relative: to the repository)
+    student: str | None = None  # a run or release whose motion encoder the student starts from (None: init's)
     train: list[str] = field(default_factory=lambda: ["motion"])
     modalities: list[str] = field(default_factory=lambda: ["motion", "text"])  # loaded from the dataset
     augment_share: float = 0.75
@@ -66,8 +67,15 @@ class FinetuneConfig:
 
     @property
     def init_path(self) -> Path:
-        path = Path(self.init)
-        return path if path.is_absolute() else ROOT / path
+        return _from_root(self.init)
+
+    @property
+    def student_path(self) -> Path | None:
+        return _from_root(self.student) if self.student else None
+
+
+def _from_root(path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else ROOT / path
 
 
 @dataclass

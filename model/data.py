@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from dataset.annotations import LABEL, AnnotationEntry, load_annotations
+from dataset.build import pose_file
 from dataset.splits import read_split_files
 from model.cache import FeatureStore
 from motion.augment import AugmentConfig, augment
@@ -115,19 +116,30 @@ class RetrievalData:
         return self.motions[item][start : start + self.max_frames]
 
     @cached_property
-    def poses(self) -> dict[str, np.ndarray]:
-        """The dataset build's ``pose`` stage output (F + 1, 22, 3) of every item that has one: the item's motion
-        rendered and rebuilt by BlazePose, as SearchVideo's pose path would see a video of it."""
+    def poses(self) -> dict[str, list[np.ndarray]]:
+        """The dataset build's ``pose`` stage outputs (F + 1, 22, 3) of every item that has any, one per camera
+        (``dataset.build.pose_file``): the item's motion rendered and rebuilt by BlazePose, as SearchVideo's
+        pose path would see a video of it."""
         folder = self.folder / "pose"
-        return {i: np.load(folder / f"{i}.npy") for i in self.items if (folder / f"{i}.npy").exists()}
+        if not folder.is_dir():
+            return {}
+        views = defaultdict(list)
+        for item in self.items:
+            view = 0
+            while (path := folder / pose_file(item, view)).exists():
+                views[item].append(np.load(path))
+                view += 1
+        return dict(views)
 
     def augmented(self, item: str, start: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
         """Normalised features of an augmented re-capture of the crop at ``start`` (at most ``max_frames``,
         the centre of a longer result): for a ``config.real_pose`` share of the items that have one, the same
-        crop of the build's BlazePose rebuild (:attr:`poses`), else a :func:`~motion.augment.augment` of it."""
+        crop of one of the build's BlazePose rebuilds (:attr:`poses`, a camera drawn at random), else a
+        :func:`~motion.augment.augment` of it."""
         window = slice(start, start + self.max_frames + 1)
         if config.real_pose and item in self.poses and rng.random() < config.real_pose:
-            joints = place(self.poses[item][window].astype(np.float64))
+            views = self.poses[item]
+            joints = place(views[rng.integers(len(views))][window].astype(np.float64))
         else:
             joints = augment(self.joints[item][window], rng, config)
         features = self.stats.normalize(motion_features(joints, TARGET_FPS))

@@ -3,7 +3,8 @@
 The model starts from a release or run (``finetune.init``); only the encoders in ``finetune.train`` learn
 (by default the motion encoder), so the frozen text, speech and video encoders stay aligned with the motion
 space. A frozen copy of the initial motion encoder is the *teacher*: on the clean crop of each item it says
-where that motion's tokens belong. The *student* sees the same crop, augmented for most items
+where that motion's tokens belong. The *student* (whose motion encoder may start from another run,
+``finetune.student``, e.g. a second stage of the pose encoder) sees the same crop, augmented for most items
 (``motion.augment``: another body, tempo, facing wobble, joint noise, the pose-from-video rebuild), and learns
 
 * the model's KL contrastive loss (Eq. 8 similarity, label positives) against the frozen text encoder;

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -49,3 +50,23 @@ def load_run(run: Path, checkpoint: str = "best") -> tuple[MotionSearchModel, Co
     model = MotionSearchModel(ModelConfig.from_dict(state["model_config"]), part_columns())
     model.load_state_dict(state["model"])
     return model.eval(), config, state
+
+
+def motion_digest(model: MotionSearchModel) -> str:
+    """The sha256 of a model's motion encoder weights as a release stores them (float16), name by name: what a
+    library's stored motion tokens depend on."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.encoders["motion"].state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to(torch.float16).cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def teacher_digest(run: Path) -> str | None:
+    """The :func:`motion_digest` of the motion encoder that taught a fine-tune (its ``finetune.init``'s): as
+    recorded in a release's manifest, computed from the init for a run directory; None for no fine-tune."""
+    manifest = run / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text()).get("teacher_motion_sha256")
+    finetune = load_config(run / "config.yaml").finetune
+    return motion_digest(load_run(finetune.init_path)[0]) if finetune else None

@@ -22,7 +22,7 @@ import yaml
 from safetensors.torch import save_file
 
 from common.files import sha256_file
-from model.load import load_run
+from model.load import load_run, teacher_digest
 
 DEFAULT = Path(__file__).with_name("weights") / "default"
 SCORED = ("text->motion/descriptive", "speech->motion/clean")
@@ -108,6 +108,7 @@ def release(run: Path, out: Path, force: bool = False, free_form: Path | None = 
             old_score = previous["score"]
             raise ValueError(f"{out} scores {old_score:.2f} >= {new_score:.2f} of {run}; not replaced (--force)")
     model, config, state = load_run(run, "best")
+    teacher = teacher_digest(run)  # before anything is written: the init may be a release in ``out``'s place
     tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / "model.safetensors")
@@ -135,6 +136,7 @@ def release(run: Path, out: Path, force: bool = False, free_form: Path | None = 
         "cross_source_result": str(cross_source) if cross_source else None,
         "test_R@1_labels": {k: v["all_labels"]["R@1"] for k, v in test.items()},
         "sha256": sha256_file(out / "model.safetensors"),
+        "teacher_motion_sha256": teacher,  # a fine-tune's teacher: the motion encoder whose library it fits
         "video": cached_video(Path(resolved_data)),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))

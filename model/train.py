@@ -10,7 +10,8 @@ under ``torchrun`` (DistributedDataParallel; each rank takes every world-th batc
 
 A config with a ``finetune`` section (e.g. ``model/configs/robust.yaml``) fine-tunes a trained model
 instead (``model.finetune``): it starts from ``finetune.init`` (whose model config it takes), trains only
-the encoders in ``finetune.train`` on augmented motion with self-distillation, loads only
+the encoders in ``finetune.train`` on augmented motion with self-distillation (the student's motion
+encoder may start from another run, ``finetune.student``: the teacher stays init's), loads only
 ``finetune.modalities`` and also validates augmented motion against clean motion. The next batch's
 augmentation and features are computed in a second thread while the model trains on the current one.
 """
@@ -75,6 +76,8 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
         model = load_run(ft.init_path)[0]
         config.model = model.cfg
         teacher = finetune.freeze(model, ft).to(device)
+        if ft.student_path:  # e.g. more epochs of a pose encoder, still taught by the library's motion encoder
+            model.encoders["motion"].load_state_dict(load_run(ft.student_path)[0].encoders["motion"].state_dict())
         model = model.to(device)
     else:
         model = MotionSearchModel(config.model, part_columns()).to(device)
@@ -185,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, help="run directory (default runs/NAME-TIMESTAMP)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run from its last checkpoint")
     parser.add_argument("--init", help="a fine-tune's starting run or release (default: the config's finetune.init)")
+    parser.add_argument("--student", help="a fine-tune's starting motion encoder (default: the config's, else init's)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--limit-batches", type=int, help="smoke runs: batches per epoch")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -199,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides["train"]["limit_batches"] = args.limit_batches
     if args.resume and not args.run:
         parser.error("--resume needs --run")
-    if args.init:
-        if "finetune" not in read_yaml(args.config):
-            parser.error("--init needs a config with a finetune section")
-        overrides["finetune"] = {"init": args.init}
+    for flag, value in (("init", args.init), ("student", args.student)):
+        if value:
+            if "finetune" not in read_yaml(args.config):
+                parser.error(f"--{flag} needs a config with a finetune section")
+            overrides.setdefault("finetune", {})[flag] = value
     config = load_config(args.run / "config.yaml" if args.resume else args.config, overrides)
     if not config.data:
         parser.error("--data DIR is required: the dataset folder python -m dataset build --out wrote")

@@ -9,7 +9,7 @@ import pytest
 
 import dataset.build as build_module
 from dataset.annotations import KINDS, KINEMATIC, KINEMATIC_HELDOUT, LABEL, TRAINING_KINDS, load_annotations
-from dataset.build import Build, run
+from dataset.build import Build, pose_file, run
 from dataset.splits import read_split_files, source_id
 from dataset.stats import dataset_stats
 
@@ -208,7 +208,7 @@ def test_pose_stage_rebuilds_each_clip_through_blazepose(built_media, tmp_path, 
     run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["pose"])
     split_of = read_split_files(out)
     unseen = sorted(i for i, s in split_of.items() if s == "unseen")
-    assert unseen and {p.stem for p in (out / "pose").glob("*.npy")} == set(unseen)
+    assert unseen and {p.name for p in (out / "pose").glob("*.npy")} == {pose_file(i, 0) for i in unseen}
     pelvis = INDEX["pelvis"]
     for item in unseen:
         rebuilt, truth = np.load(out / "pose" / f"{item}.npy"), np.load(out / "joints" / f"{item}.npy")
@@ -223,3 +223,11 @@ def test_pose_stage_rebuilds_each_clip_through_blazepose(built_media, tmp_path, 
     stamps = {p: p.stat().st_mtime_ns for p in (out / "pose").glob("*.npy")}
     run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",)), ["pose"])
     assert {p: p.stat().st_mtime_ns for p in (out / "pose").glob("*.npy")} == stamps, "a rerun redid finished clips"
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",), pose_views=2), ["pose"])
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "a second camera redid the first camera's files"
+    for item in unseen:
+        first, second = np.load(out / "pose" / pose_file(item, 0)), np.load(out / "pose" / pose_file(item, 1))
+        assert abs(len(first) - len(second)) <= 1 and not np.allclose(first[: len(second)], second[: len(first)])
+        if not item.startswith("M"):
+            np.testing.assert_allclose(np.load(out / "pose" / pose_file("M" + item, 1)), mirror_positions(second),
+                                       atol=1e-5)  # fmt: skip

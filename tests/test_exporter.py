@@ -457,29 +457,39 @@ def test_the_server_side_is_torch_free(bundle):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _pose_release(release: Path, folder: Path, change: str = "encoders.motion.") -> Path:
-    """A copy of ``release`` carrying a pose encoder in ``pose/``: the same model with the tensors whose names start
-    with ``change`` moved (as model/configs/pose-encoder.yaml moves the motion encoder's)."""
+def _moved(folder: Path, prefix: str, seed: int) -> None:
+    """The release in ``folder`` with its tensors whose names start with ``prefix`` moved (as a fine-tune does)."""
     from safetensors.torch import load_file
+
+    tensors = load_file(folder / "model.safetensors")
+    generator = torch.Generator().manual_seed(seed)
+    for name, tensor in tensors.items():
+        if name.startswith(prefix) and tensor.is_floating_point():
+            tensors[name] = (tensor.float() + 0.05 * torch.randn(tensor.shape, generator=generator)).half()
+    save_file(tensors, folder / "model.safetensors")
+
+
+def _pose_release(release: Path, folder: Path) -> Path:
+    """A copy of ``release`` carrying a pose encoder in ``pose/``, as model/configs/pose-encoder.yaml makes one:
+    the same model with the motion encoder moved, taught by the release's own motion encoder."""
+    from model.load import motion_digest
 
     shutil.copytree(release, folder)
     shutil.copytree(release, folder / "pose")
-    tensors = load_file(folder / "pose" / "model.safetensors")
-    generator = torch.Generator().manual_seed(0)
-    for name, tensor in tensors.items():
-        if name.startswith(change) and tensor.is_floating_point():
-            tensors[name] = (tensor.float() + 0.05 * torch.randn(tensor.shape, generator=generator)).half()
-    save_file(tensors, folder / "pose" / "model.safetensors")
-    manifest = json.loads((folder / "pose" / "manifest.json").read_text()) | {"sha256": "pose-weights"}
+    _moved(folder / "pose", "encoders.motion.", seed=0)
+    teacher = motion_digest(load_run(release)[0])
+    manifest = json.loads((folder / "pose" / "manifest.json").read_text())
+    manifest |= {"sha256": "pose-weights", "teacher_motion_sha256": teacher}
     (folder / "pose" / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
 
 def test_a_releases_pose_encoder_is_exported_as_the_pose_graph(bundle, release, tmp_path, monkeypatch, capsys):
     """A release's pose/ encoder (fine-tuned motion encoder, the rest equal) becomes the pose graph, parity-checked,
-    and SearchVideo's encoder uses it; one fine-tuned from another model is left out, or refused when named."""
+    and SearchVideo's encoder uses it; it stays when only other encoders were retrained, and one taught by another
+    motion encoder is left out, or refused when named."""
     import exporter.graphs
-    from exporter.__main__ import main
+    from exporter.__main__ import main, pose_model
     from server.encoders import Encoders
 
     export_graph = exporter.graphs.export_graph
@@ -507,11 +517,15 @@ def test_a_releases_pose_encoder_is_exported_as_the_pose_graph(bundle, release, 
     assert np.abs(pose_tokens[0] - motion_tokens[0]).max() > 1e-2
     assert not Encoders.open(bundle, threads=1).has_pose_encoder  # none: the motion encoder stands in
 
-    stale = _pose_release(release, tmp_path / "stale", change="encoders.text.")
-    out = tmp_path / "out-stale"
+    other_encoders = _pose_release(release, tmp_path / "other-encoders")  # speech retrained: the pose one kept
+    _moved(other_encoders, "encoders.speech.", seed=1)
+    model = load_run(other_encoders)[0]
+    assert pose_model(other_encoders, model, other_encoders / "pose", explicit=True) is not None
+    stale = _pose_release(release, tmp_path / "stale")  # a new motion encoder: the pose one was taught by the old
+    _moved(stale, "encoders.motion.", seed=2)
     capsys.readouterr()
-    assert main(["--run", str(stale), "--out", str(out), "--video-size", str(VIDEO_SIZE), "--threads", "1"]) == 0
-    assert "pose" not in Bundle.load(out).graphs and "not adding the pose encoder" in capsys.readouterr().out
-    assert main(["--run", str(release), "--pose-run", str(stale / "pose"), "--out", str(tmp_path / "x"),
+    assert pose_model(stale, load_run(stale)[0], stale / "pose", explicit=False) is None
+    assert "not adding the pose encoder" in capsys.readouterr().out
+    assert main(["--run", str(stale), "--pose-run", str(stale / "pose"), "--out", str(tmp_path / "x"),
                  "--video-size", str(VIDEO_SIZE), "--threads", "1"]) == 2  # fmt: skip
-    assert "was not fine-tuned from" in capsys.readouterr().err
+    assert "was not taught by" in capsys.readouterr().err

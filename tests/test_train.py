@@ -261,9 +261,28 @@ def test_finetune_trains_only_the_motion_encoder_on_augmented_motion(tmp_path, d
     assert "val_speech->motion/clean_R@1" not in rows[0]
 
 
+def test_finetune_student_starts_from_another_runs_motion_encoder(tmp_path, demo_dataset):
+    """finetune.student (--student): the motion encoder starts from that run's, every other encoder is init's."""
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "more.yaml"
+    config.write_text(f"base: {root / 'model/configs/pose-encoder-more.yaml'}\n"
+                      "train: {epochs: 1, batch_size: 8, lr: 0.0, lr_end: 0.0}\n")  # fmt: skip
+    init, student = root / "model/weights/speech-avgpool", root / "model/weights/default"
+    run = tmp_path / "run"
+    assert train_main(["--config", str(config), "--data", str(demo_dataset), "--run", str(run), "--limit-batches",
+                       "1", "--init", str(init), "--student", str(student)]) == 0  # fmt: skip
+    tuned = load_run(run, "last")[0].state_dict()
+    first, second = load_run(init)[0].state_dict(), load_run(student)[0].state_dict()
+    motion = {k for k in tuned if k.startswith("encoders.motion.")}
+    assert motion and all(torch.equal(tuned[k], second[k]) for k in motion)
+    assert any(not torch.equal(first[k], second[k]) for k in motion)
+    assert all(torch.equal(tuned[k], first[k]) for k in tuned if k not in motion)
+
+
 def test_real_pose_views_come_from_the_builds_pose_stage(tmp_path, demo_dataset):
-    """AugmentConfig.real_pose: an item with a pose-stage file is seen as that file's crop; one without falls
-    back to the synthetic augmentation."""
+    """AugmentConfig.real_pose: an item with pose-stage files is seen as one of those files' crops (each camera
+    drawn); one without falls back to the synthetic augmentation."""
+    from dataset.build import pose_file
     from motion.augment import AugmentConfig
     from motion.canonical import place
     from motion.features import motion_features
@@ -273,14 +292,19 @@ def test_real_pose_views_come_from_the_builds_pose_stage(tmp_path, demo_dataset)
     for entry in demo_dataset.iterdir():
         (folder / entry.name).symlink_to(entry)
     data = RetrievalData(folder, "train", ["motion", "text"])
-    item, other, bare = data.items[:3]
+    item, other, third, bare = data.items[:4]
     (folder / "pose").mkdir()
-    np.save(folder / "pose" / f"{item}.npy", np.load(demo_dataset / "joints" / f"{other}.npy"))
-    assert set(data.poses) == {item}
+    np.save(folder / "pose" / pose_file(item, 0), np.load(demo_dataset / "joints" / f"{other}.npy"))
+    np.save(folder / "pose" / pose_file(item, 1), np.load(demo_dataset / "joints" / f"{third}.npy"))
+    np.save(folder / "pose" / pose_file(other, 1), np.load(demo_dataset / "joints" / f"{third}.npy"))  # no view 0
+    assert set(data.poses) == {item} and len(data.poses[item]) == 2
     config = AugmentConfig(real_pose=1.0)
-    seen = data.augmented(item, 0, np.random.default_rng(0), config)
-    crop = place(data.poses[item][: data.max_frames + 1].astype(np.float64))
-    expected = data.stats.normalize(motion_features(crop, 20.0))
-    np.testing.assert_allclose(seen, expected[: data.max_frames], atol=1e-5)
+    expected = []
+    for view in data.poses[item]:
+        crop = place(view[: data.max_frames + 1].astype(np.float64))
+        expected.append(data.stats.normalize(motion_features(crop, 20.0))[: data.max_frames])
+    seen = [data.augmented(item, 0, np.random.default_rng(seed), config) for seed in range(8)]
+    matches = [[s.shape == e.shape and np.allclose(s, e, atol=1e-5) for e in expected] for s in seen]
+    assert all(sum(m) == 1 for m in matches) and {m.index(True) for m in matches} == {0, 1}
     synthetic = data.augmented(bare, 0, np.random.default_rng(0), config)
-    assert synthetic.shape[1] == seen.shape[1] and not np.allclose(synthetic[:5], data.motions[bare][:5], atol=1e-3)
+    assert synthetic.shape[1] == seen[0].shape[1] and not np.allclose(synthetic[:5], data.motions[bare][:5], atol=1e-3)
