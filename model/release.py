@@ -5,7 +5,7 @@ backbones come from their packages), its resolved ``config.yaml``, the motion fe
 (``feature_stats.npz``) and ``manifest.json``
 (model config, data hash, git commit, epoch, test metrics from ``eval.json`` and sha256 of
 the weights). A release folder loads like a run (``model.load.load_run``). An existing
-release is replaced only when the new run scores higher (``score``: the mean of the test split's text and
+release is replaced only when the new run scores higher (the mean of :func:`score_parts`: the test split's text and
 speech label R@1, the augmented-motion row when evaluated with ``--augmented``, the free-form typed top-5
 given with ``--free-form`` and the cross-source text->motion content R@5 given with ``--cross-source``; both
 releases must be scored on the same parts) unless ``--force``.
@@ -69,12 +69,6 @@ def score_parts(test_results: dict, free_form: dict | None = None, cross_source:
     if cross_source is not None:
         parts["cross-source text->motion content R@5"] = _required(cross_source, CROSS_SOURCE, "cross-source")
     return parts
-
-
-def score(test_results: dict, free_form: dict | None = None, cross_source: dict | None = None) -> float:
-    """The release criterion: the mean of :func:`score_parts`."""
-    parts = score_parts(test_results, free_form, cross_source)
-    return sum(parts.values()) / len(parts)
 
 
 def cached_video(data: Path) -> dict:
