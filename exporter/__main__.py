@@ -43,6 +43,7 @@ from exporter.bundle import (
     SpeechPreprocessing,
     TextPreprocessing,
     VideoPreprocessing,
+    release_sha256,
     write_manifest,
 )
 
@@ -68,8 +69,8 @@ def run_identity(run: Path, config, state: dict, model) -> dict:
         "epoch": int(state["epoch"]) + 1,
         "data_hash": state.get("data_hash"),
         "git_commit": meta.get("git_commit"),
-        "weights_sha256": meta.get("sha256"),  # a release's: the server re-exports when it changes
-        "pose_sha256": pose_sha256(run),  # its pose encoder's, likewise
+        "weights_sha256": release_sha256(run),  # a release's: the server re-exports when it changes
+        "pose_sha256": release_sha256(run / POSE),  # its pose encoder's, likewise
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": model.cfg.to_dict(),
     }
@@ -95,12 +96,6 @@ def video_settings(run: Path, data: Path | None, frames: int | None, size: int |
     frames = frames or cached.get("frames") or DEFAULT_VIDEO[0]
     size = size or cached.get("size") or DEFAULT_VIDEO[1]
     return int(frames), int(size), source
-
-
-def pose_sha256(run: Path) -> str | None:
-    """The sha256 of a release's pose encoder weights (``RUN/pose``), None when it carries none."""
-    manifest = run / POSE / "manifest.json"
-    return json.loads(manifest.read_text()).get("sha256") if manifest.exists() else None
 
 
 def pose_model(run: Path, model, pose: Path | None, explicit: bool):

@@ -263,6 +263,14 @@ class Bundle:
             )
 
 
+def release_sha256(folder: Path) -> str | None:
+    """The sha256 of the weights a release folder records (``manifest.json``, ``model.release``); None for a
+    run directory or a missing folder. A bundle records its release's and its pose encoder's (``RUN/pose``), and
+    the server exports again when either changes."""
+    manifest = folder / "manifest.json"
+    return json.loads(manifest.read_text()).get("sha256") if manifest.exists() else None
+
+
 def write_manifest(folder: Path, manifest: dict, files: list[str]) -> Bundle:
     """Write ``folder/manifest.json`` (``manifest`` plus the format and the sha256 of ``files``) atomically,
     then load it back verified."""

@@ -33,7 +33,7 @@ from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
 from common.files import write_atomic
-from exporter.bundle import POSE, SENTENCE, Bundle, BundleError
+from exporter.bundle import POSE, SENTENCE, Bundle, BundleError, release_sha256
 from motion.rigs import RigError, RigMap
 from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
@@ -58,9 +58,7 @@ log = logging.getLogger("motionsearch.server")
 
 def ensure_bundle(bundle: Path, run: Path) -> Path:
     """The ONNX bundle, exported from ``run`` first if it is missing or from other weights (needs torch)."""
-    release, pose = run / "manifest.json", run / POSE / "manifest.json"  # the release's, its pose encoder's
-    wanted = json.loads(release.read_text()).get("sha256") if release.exists() else None
-    wanted_pose = json.loads(pose.read_text()).get("sha256") if pose.exists() else None
+    wanted, wanted_pose = release_sha256(run), release_sha256(run / POSE)  # the release's, its pose encoder's
     if (bundle / "manifest.json").exists():
         manifest = json.loads((bundle / "manifest.json").read_text())
         model = manifest.get("model", {})
