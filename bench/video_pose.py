@@ -13,8 +13,10 @@ two ways, scored with Eq. 8 as the server scores:
 * ``frames``: the frames the frame encoder samples -> the bundle's video encoder (the old SearchVideo).
 
 Metrics (``model.metrics``): label R@1 (same content and style), content R@5 (same content), strict R@1 and
-R@5 (the clip itself), per camera angle and over all. Writes ``bench/results/video_pose.json`` with the
-sample size and the machine. The SearchVideo latency of the pose path is ``bench.server_latency``'s.
+R@5 (the clip itself), per camera angle and over all; and how far the pose path's body travels against the
+clip's own (``root_travel``: the median ratio of start-to-end distances, over the clips that travel at least
+``TRAVEL_MIN`` metres). Writes ``bench/results/video_pose.json`` with the sample size and the machine. The
+SearchVideo latency of the pose path is ``bench.server_latency``'s.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from model.metrics import ranks, relevance, summarize
 from motion.canonical import load_canonical
 from motion.features import motion_features
 from motion.render import framing_camera, render_frames
+from motion.skeleton import INDEX
 from motion.sources import find_clips
 from pose.blazepose import PoseEstimator
 from pose.video import POSE_FPS, video_motion
@@ -39,7 +42,14 @@ from server.encoders import Encoders
 from server.similarity import Similarity, eq8
 
 ROOT = Path(__file__).resolve().parents[1]
+PELVIS = INDEX["pelvis"]
 VIEWS = {"front": 0.0, "side": 90.0, "diagonal": 45.0}
+TRAVEL_MIN = 1.0  # metres: clips that travel less have no root_travel ratio
+
+
+def _travel(positions: np.ndarray) -> float:
+    """Start-to-end horizontal distance of the pelvis (metres)."""
+    return float(np.linalg.norm(positions[-1, PELVIS, [0, 2]] - positions[0, PELVIS, [0, 2]]))
 
 
 def _metrics(scores: np.ndarray, queries: list, gallery: list) -> dict:
@@ -83,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = {path: {view: [] for view in VIEWS} for path in ("pose", "frames")}
     seconds = {"render": 0.0, "pose": 0.0, "frames": 0.0}
     missed = {view: 0 for view in VIEWS}
+    travel = {view: [] for view in VIEWS}  # (pose path's travel) / (the clip's), clips travelling TRAVEL_MIN or more
     window = encoders.bundle.preprocessing.motion.max_frames  # the motion encoder sees the centre 9.8 s
     for k, clip in enumerate(picks):
         motion = motions[clip.id]
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                 video = video_motion(estimator, frames, len(frames), fps=POSE_FPS)
                 query = encoders.encode_pose_motion(video.features)
                 missed[view] += int((~video.track.found).sum())
+                if _travel(joints) >= TRAVEL_MIN:
+                    travel[view].append(_travel(video.positions) / _travel(joints))
             except ValueError:
                 query = None
             t2 = time.perf_counter()
@@ -123,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
             "frame_size": args.size,
             "pose_fps": POSE_FPS,
             "video_encoder_frames": n_video,
-        },  # fmt: skip
+        },
         "seconds": {"gallery": round(gallery_s, 1), **{k: round(v, 1) for k, v in seconds.items()}},
         "pose_frames_without_person": missed,
+        "root_travel": {
+            view: {"clips": len(r), "median_ratio": round(float(np.median(r)), 3) if r else None}
+            for view, r in travel.items()
+        },
     }
     for path in scores:
         per_view = {view: _metrics(np.array(rows), picks, test) for view, rows in scores[path].items()}

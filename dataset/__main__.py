@@ -18,6 +18,7 @@ from pathlib import Path
 from dataset.build import STAGES, Build, run
 from dataset.splits import SPLITS
 from dataset.stats import dataset_stats, print_stats
+from motion.render import CAMERA_YAWS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--splits", help="only these splits' items in the speech and video stages (e.g. test,unseen)")
     b.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for per-item stages")
     b.add_argument("--pose-views", type=int, default=1, help="cameras per clip in the pose stage (at least 1)")
+    b.add_argument("--pose-yaws", choices=CAMERA_YAWS, default="round",
+                   help="how the pose stage draws the cameras it adds: all round, or near the body's axes")  # fmt: skip
     s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
     s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
     s.add_argument("--json", type=Path, help="also write the statistics as JSON")
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; splits: {', '.join(SPLITS)}")
         if args.pose_views < 1:
             parser.error("--pose-views must be at least 1")
-        run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits, args.pose_views), stages)
+        run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits, args.pose_views,
+                  args.pose_yaws), stages)  # fmt: skip
         return 0
     stats = dataset_stats(args.out)
     print_stats(stats)

@@ -128,10 +128,21 @@ def framing_camera(joints: np.ndarray | None, fps: float = 20.0, yaw: float = 20
     )
 
 
-def sample_camera(rng: np.random.Generator, joints: np.ndarray | None = None, fps: float = 20.0) -> Camera:
-    """A random camera framing the clip's ``joints`` (see :func:`framing_camera`): yaw all round, elevation
-    -5..35 degrees, field of view 35..55 degrees, the body's extent filling 70-95% of the frame."""
-    yaw = float(rng.uniform(0.0, 360.0))
+CAMERA_YAWS = ("round", "axes")  # sample_camera's yaw draws
+
+
+def sample_camera(rng: np.random.Generator, joints: np.ndarray | None = None, fps: float = 20.0,
+                  yaws: str = "round") -> Camera:  # fmt: skip
+    """A random camera framing the clip's ``joints`` (see :func:`framing_camera`): yaw all round (``yaws``
+    "round") or within 15 degrees of the body's front, back or a side ("axes": the views where a monocular
+    pose estimate's depth hides most), elevation -5..35 degrees, field of view 35..55 degrees, the body's
+    extent filling 70-95% of the frame."""
+    if yaws not in CAMERA_YAWS:
+        raise ValueError(f"camera yaws {yaws!r}: use one of {', '.join(CAMERA_YAWS)}")
+    if yaws == "round":
+        yaw = float(rng.uniform(0.0, 360.0))
+    else:
+        yaw = float(rng.integers(4) * 90.0 + rng.uniform(-15.0, 15.0))
     elevation = float(rng.uniform(-5.0, 35.0))
     fov = float(rng.uniform(35.0, 55.0))
     fill = float(rng.uniform(0.7, 0.95))  # fraction of the frame the body's extent spans

@@ -231,3 +231,8 @@ def test_pose_stage_rebuilds_each_clip_through_blazepose(built_media, tmp_path, 
         if not item.startswith("M"):
             np.testing.assert_allclose(np.load(out / "pose" / pose_file("M" + item, 1)), mirror_positions(second),
                                        atol=1e-5)  # fmt: skip
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",), pose_views=3, pose_yaws="axes"),
+        ["pose"])  # fmt: skip
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert all((out / "pose" / pose_file(item, 2)).exists() for item in unseen)
+    assert json.loads((out / "build.json").read_text())["stages"]["pose"]["yaws"] == "axes"

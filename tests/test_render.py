@@ -65,6 +65,11 @@ def test_seeds_draw_different_cameras_and_looks(joints):
     assert len({c.yaw_deg for c in cameras}) == 8 and len({lk.top for lk in looks}) == 8
     assert all(-5 <= c.elevation_deg <= 35 and 0 <= c.yaw_deg < 360 for c in cameras)
     assert sample_camera(np.random.default_rng(1), joints) == cameras[1]
+    axes = [sample_camera(np.random.default_rng(s), joints, yaws="axes").yaw_deg for s in range(40)]
+    assert all(min(abs(y - a) for a in (0, 90, 180, 270, 360)) <= 15 for y in axes)
+    assert {round(y / 90) % 4 for y in axes} == {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="camera yaws"):
+        sample_camera(np.random.default_rng(0), joints, yaws="sideways")
     # a given camera keeps the seed's look (and the reverse)
     a = render_frames(joints, n_frames=2, size=64, seed=5)
     rng = np.random.default_rng(5)
