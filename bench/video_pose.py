@@ -15,7 +15,9 @@ two ways, scored with Eq. 8 as the server scores:
 Metrics (``model.metrics``): label R@1 (same content and style), content R@5 (same content), strict R@1 and
 R@5 (the clip itself), per camera angle and over all; and how far the pose path's body travels against the
 clip's own (``root_travel``: the median ratio of start-to-end distances, over the clips that travel at least
-``TRAVEL_MIN`` metres). Writes ``bench/results/video_pose.json`` with the sample size and the machine. The
+``TRAVEL_MIN`` metres); and ``sides_swapped``: queries whose first hit is the clip's action with left and
+right swapped (``motion.mirror.mirror_label``: the body read as facing the other way). Writes
+``bench/results/video_pose.json`` with the sample size and the machine. The
 SearchVideo latency of the pose path is ``bench.server_latency``'s.
 """
 
@@ -32,6 +34,7 @@ from bench.common import write_result
 from model.metrics import ranks, relevance, summarize
 from motion.canonical import load_canonical
 from motion.features import motion_features
+from motion.mirror import mirror_label
 from motion.render import framing_camera, render_frames
 from motion.skeleton import INDEX
 from motion.sources import find_clips
@@ -58,7 +61,15 @@ def _metrics(scores: np.ndarray, queries: list, gallery: list) -> dict:
     content = summarize(ranks(scores, relevance([c.content for c in queries], [c.content for c in gallery])))
     strict = summarize(ranks(scores, relevance([c.id for c in queries], [c.id for c in gallery])))
     return {"label_R@1": label["R@1"], "label_R@5": label["R@5"], "content_R@1": content["R@1"],
-            "content_R@5": content["R@5"], "strict_R@1": strict["R@1"], "strict_R@5": strict["R@5"]}  # fmt: skip
+            "content_R@5": content["R@5"], "strict_R@1": strict["R@1"], "strict_R@5": strict["R@5"],
+            "sides_swapped": _sides_swapped(scores, queries, gallery)}  # fmt: skip
+
+
+def _sides_swapped(scores: np.ndarray, queries: list, gallery: list) -> int:
+    """Queries whose first hit's content is the query's with left and right swapped (and not the same)."""
+    top = np.argmax(scores, axis=1)
+    return sum(mirror_label(q.content) != q.content and gallery[t].content == mirror_label(q.content)
+               for q, t in zip(queries, top))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
