@@ -15,6 +15,13 @@ camera); they become Y up, right-handed as (x, -y, -z). Then, per frame:
   recovered from the feet: the lowest foot point of each frame is taken as planted, the body moves
   horizontally by minus that point's motion (foot locking), and stands with its lowest point on the floor.
 
+A single frame's landmarks can be read from the wrong side: the body taken as facing away when it faces the
+camera (or the reverse), which reflects its depth and swaps left and right, while the image looks the same.
+``unflip`` keeps the reading consistent through the clip: per frame, the landmarks as read or so reflected,
+whichever continues the previous frame (a two-state shortest path over the clip, each reflected frame
+costing ``FLIP_COST`` so ties keep the reading), then the clip's majority reading. A sudden 180-degree turn
+between two frames a tenth of a second apart is such a misreading, not a motion.
+
 Frames without a person are filled by linear interpolation from their neighbours (held at the ends). The
 joints are resampled to 20 fps, smoothed (Gaussian, ``SMOOTH_SECONDS``) and placed as every motion is
 (``motion.canonical.place``: pelvis over the origin facing +Z at frame 0, feet on the floor).
@@ -57,6 +64,10 @@ TORSO = {
     "neck": 0.0, "left_collar": 0.0, "right_collar": 0.0, "left_shoulder": 0.0, "right_shoulder": 0.0,
 }  # fmt: skip
 FOOT_POINTS = (L_ANKLE, R_ANKLE, L_HEEL, R_HEEL, L_FOOT, R_FOOT)
+# each landmark's left/right partner (the nose is its own)
+SIDES = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23, 26, 25,
+                  28, 27, 30, 29, 32, 31])  # fmt: skip
+FLIP_COST = 0.02  # metres of mean landmark motion a reflected frame must save to be taken
 
 
 def to_y_up(world: np.ndarray) -> np.ndarray:
@@ -140,6 +151,36 @@ def _fill_gaps(world: np.ndarray, found: np.ndarray) -> np.ndarray:
     return filled.reshape(world.shape)
 
 
+def reflect_depth(world: np.ndarray) -> np.ndarray:
+    """The other reading of hip-centred landmarks (..., 33, 3): depth (z) reflected, left and right swapped."""
+    return world[..., SIDES, :] * np.array([1.0, 1.0, -1.0])
+
+
+def unflip(world: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Landmarks (T, 33, 3) with each found frame read consistently with its neighbours (see the module
+    docstring); frames without a person are left as they are."""
+    frames = np.flatnonzero(found)
+    if len(frames) < 2:
+        return world
+    readings = np.stack([world[frames], reflect_depth(world[frames])], axis=1)  # (n, 2, 33, 3)
+    extra = np.array([0.0, FLIP_COST])
+    cost, back = extra.copy(), np.zeros((len(frames), 2), int)
+    for t in range(1, len(frames)):
+        step = np.linalg.norm(readings[t][:, None] - readings[t - 1][None, :], axis=-1).mean(-1)  # (now, before)
+        total = step + cost[None, :]
+        back[t] = total.argmin(axis=1)
+        cost = total.min(axis=1) + extra
+    choice = np.zeros(len(frames), int)
+    choice[-1] = cost.argmin()
+    for t in range(len(frames) - 1, 0, -1):
+        choice[t - 1] = back[t, choice[t]]
+    if choice.mean() > 0.5:  # the majority reading is the one BlazePose gave most frames
+        choice = 1 - choice
+    out = world.copy()
+    out[frames] = readings[np.arange(len(frames)), choice]
+    return out
+
+
 def add_root_motion(world: np.ndarray, joints: np.ndarray) -> np.ndarray:
     """Hip-centred joints moved as the feet say (see the module docstring): horizontal motion by locking each
     frame's lowest foot point to the floor, height by standing the lowest point on it."""
@@ -158,7 +199,7 @@ def track_positions(world: np.ndarray, found: np.ndarray, fps: float, template: 
     found = np.asarray(found, bool)
     if not found.any():
         raise ValueError("no person was found in any frame")
-    world = to_y_up(_fill_gaps(np.asarray(world, np.float64), found))
+    world = to_y_up(_fill_gaps(unflip(np.asarray(world, np.float64), found), found))
     world = resample_positions(world, fps, TARGET_FPS) if len(world) > 1 else world
     sigma = SMOOTH_SECONDS * TARGET_FPS
     world = gaussian_filter1d(world, sigma, axis=0, mode="nearest") if len(world) > 1 else world

@@ -120,6 +120,31 @@ def test_landmarks_become_the_canonical_skeleton(demo_clips):
     assert features.shape[1] == 263 and np.isfinite(features).all()
 
 
+def test_frames_read_from_the_wrong_side_are_turned_back(demo_clips):
+    """A frame BlazePose reads as facing the other way (depth reflected, left and right swapped) is put back in
+    line with its neighbours; the clip's majority reading stays, and a clean clip is left as it is."""
+    from pose.skeleton import reflect_depth, track_positions, unflip
+
+    clip = next(p for p in demo_clips if "walk_not-confident" in p.name)
+    world = _landmarks_of(load_canonical(clip).positions)[::2]
+    found = np.ones(len(world), bool)
+    np.testing.assert_array_equal(unflip(world, found), world)
+    misread = world.copy()
+    misread[[4, 9, 10]] = reflect_depth(world[[4, 9, 10]])
+    assert not np.allclose(misread[4], world[4])
+    np.testing.assert_allclose(unflip(misread, found), world, atol=1e-12)
+    np.testing.assert_allclose(track_positions(misread, found, 10.0), track_positions(world, found, 10.0), atol=1e-9)
+    # read from the wrong side throughout but for two frames: those two follow the rest
+    mostly = reflect_depth(world)
+    mostly[[2, 3]] = world[[2, 3]]
+    np.testing.assert_allclose(unflip(mostly, found), reflect_depth(world), atol=1e-12)
+    # frames without a person are skipped over, not compared with
+    gap = misread.copy()
+    gap[5], found[5] = np.nan, False
+    fixed = unflip(gap, found)
+    np.testing.assert_allclose(np.delete(fixed, 5, axis=0), np.delete(world, 5, axis=0), atol=1e-12)
+
+
 def test_no_person_anywhere_is_an_error():
     from pose.skeleton import track_positions
 
