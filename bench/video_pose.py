@@ -13,12 +13,12 @@ two ways, scored with Eq. 8 as the server scores:
 * ``frames``: the frames the frame encoder samples -> the bundle's video encoder (the old SearchVideo).
 
 Metrics (``model.metrics``): label R@1 (same content and style), content R@5 (same content), strict R@1 and
-R@5 (the clip itself), per camera angle and over all; and how far the pose path's body travels against the
-clip's own (``root_travel``: the median ratio of start-to-end distances, over the clips that travel at least
-``TRAVEL_MIN`` metres); and ``sides_swapped``: queries whose first hit is the clip's action with left and
-right swapped (``motion.mirror.mirror_label``: the body read as facing the other way). Writes
-``bench/results/video_pose.json`` with the sample size and the machine. The
-SearchVideo latency of the pose path is ``bench.server_latency``'s.
+R@5 (the clip itself), per camera angle and over all (with the label R@1 spread: the best angle's minus the
+worst's); ``sides_swapped``: queries whose first hit is the clip's action with left and right swapped
+(``motion.mirror.mirror_label``: the body read as facing the other way); and how far the pose path's body
+travels against the clip's own (``root_travel``: the median ratio of start-to-end distances, over the clips
+that travel at least ``TRAVEL_MIN`` metres). Writes ``bench/results/video_pose.json`` with the sample size
+and the machine. The SearchVideo latency of the pose path is ``bench.video_latency``'s.
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         per_view = {view: _metrics(np.array(rows), picks, test) for view, rows in scores[path].items()}
         everything = np.concatenate([np.array(rows) for rows in scores[path].values()])
         per_view["all"] = _metrics(everything, picks * len(VIEWS), test)
+        label = [per_view[view]["label_R@1"] for view in VIEWS]
+        per_view["all"]["label_R@1_spread"] = round(max(label) - min(label), 2)  # best angle minus worst
         result[path] = per_view
     write_result("video_pose", result, args.out)
     for path in ("pose", "frames"):

@@ -402,6 +402,8 @@ BARS = [
     *[Bar(f"Video through body pose, label R@1, {view} view only", ("pose", view, "label_R@1"), *POSE,
           "as above, one camera angle (bar: the three within 10 points of each other)")
       for view in ("front", "side", "diagonal")],
+    Bar("Video through body pose, label R@1 spread across the three angles (best minus worst)",
+        ("pose", "all", "label_R@1_spread"), *POSE, "as above", at_most=10.0),
     Bar("Video through the frame encoder, label R@1 (100 clips x 3 angles)", ("frames", "all", "label_R@1"), *POSE,
         "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",

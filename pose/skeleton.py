@@ -19,8 +19,8 @@ A single frame's landmarks can be read from the wrong side: the body taken as fa
 camera (or the reverse), which reflects its depth and swaps left and right, while the image looks the same.
 ``unflip`` keeps the reading consistent through the clip: per frame, the landmarks as read or so reflected,
 whichever continues the previous frame (a two-state shortest path over the clip, each reflected frame
-costing ``FLIP_COST`` so ties keep the reading), then the clip's majority reading. A sudden 180-degree turn
-between two frames a tenth of a second apart is such a misreading, not a motion.
+costing ``FLIP_COST`` so ties keep the reading), then the clip's majority reading. A body that becomes its
+own depth-reflected image between two frames a tenth of a second apart was misread; it did not move so.
 
 Frames without a person are filled by linear interpolation from their neighbours (held at the ends). The
 joints are resampled to 20 fps, smoothed (Gaussian, ``SMOOTH_SECONDS``) and placed as every motion is
