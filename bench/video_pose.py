@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         start = max(0, (motion.n_frames - window) // 2)
         joints = motion.positions[start : start + window]  # what SearchVideo analyses of a longer video
         n_pose = max(1, int(round((len(joints) - 1) / motion.fps * POSE_FPS)) + 1)
+        travelled = _travel(joints)
         for view, yaw in VIEWS.items():
             camera = framing_camera(joints, motion.fps, yaw=yaw, elevation=10.0)
             t0 = time.perf_counter()
@@ -121,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
                 video = video_motion(estimator, frames, len(frames), fps=POSE_FPS)
                 query = encoders.encode_pose_motion(video.features)
                 missed[view] += int((~video.track.found).sum())
-                if _travel(joints) >= TRAVEL_MIN:
-                    travel[view].append(_travel(video.positions) / _travel(joints))
             except ValueError:
                 query = None
             t2 = time.perf_counter()
+            if query is not None and travelled >= TRAVEL_MIN:
+                travel[view].append(_travel(video.positions) / travelled)
             framed = encoders.encode_video(sampled[sample_indices(len(sampled), n_video)])
             t3 = time.perf_counter()
             seconds["render"] += t1 - t0
