@@ -346,6 +346,24 @@ TOKENS = ("docs/results/generalization-realign-video.json", "docs/results/compre
 CROSS = ("docs/results/cross-source.json", "docs/results/cross-source-b6dea7c.json")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
+
+
+def pose_bars(sample: str, files: tuple[str, str | None], protocol: str) -> list[Bar]:
+    """The pose path's rows of one ``bench.video_pose`` sample: over the three camera angles, each angle, and
+    the spread between them (issue 19's bars)."""
+    return [
+        Bar(f"Video through body pose, label R@1 ({sample} x 3 camera angles)", ("pose", "all", "label_R@1"),
+            *files, protocol, at_least=70.0),
+        Bar(f"Video through body pose, content R@5 ({sample} x 3 camera angles)", ("pose", "all", "content_R@5"),
+            *files, "as above", at_least=90.0),
+        *[Bar(f"Video through body pose, label R@1, {view} view only ({sample})", ("pose", view, "label_R@1"), *files,
+              "as above, one camera angle (bar: the three within 10 points of each other)")
+          for view in ("front", "side", "diagonal")],
+        Bar(f"Video through body pose, label R@1 spread across the three angles, best minus worst ({sample})",
+            ("pose", "all", "label_R@1_spread"), *files, "as above", at_most=10.0),
+    ]  # fmt: skip
+
+
 BARS = [
     Bar("Free-form queries typed, top-5 content (server default: learned + metadata fused)", FREE_FORM,
         *FUSION, FREEFORM + "; `python -m bench.fusion`", at_least=90.0),
@@ -395,25 +413,9 @@ BARS = [
           *RIGS, f"`python -m model.rig_transfer`: the test split written as {rig} would export it, on another "
           "body, read back as a user's file", within=1.0, reference=("original", *TEXT_LABEL_R1))
       for rig in ("mixamo", "cmu", "iclone")],
-    Bar("Video through body pose, label R@1 (100 clips x 3 camera angles)", ("pose", "all", "label_R@1"), *POSE,
-        "rendered test clips from front, side and 45 degrees against the 428 test clips; `python -m "
-        "bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)", at_least=70.0),
-    Bar("Video through body pose, content R@5 (100 clips x 3 camera angles)", ("pose", "all", "content_R@5"), *POSE,
-        "as above", at_least=90.0),
-    *[Bar(f"Video through body pose, label R@1, {view} view only", ("pose", view, "label_R@1"), *POSE,
-          "as above, one camera angle (bar: the three within 10 points of each other)")
-      for view in ("front", "side", "diagonal")],
-    Bar("Video through body pose, label R@1 spread across the three angles (best minus worst)",
-        ("pose", "all", "label_R@1_spread"), *POSE, "as above", at_most=10.0),
-    Bar("Video through body pose, whole test split: label R@1 (428 clips x 3 camera angles)", ("pose", "all",
-        "label_R@1"), POSE_SPLIT, None, "as above, every test clip a query (`bench.video_pose --clips 428`)",
-        at_least=70.0),
-    Bar("Video through body pose, whole test split: content R@5", ("pose", "all", "content_R@5"), POSE_SPLIT, None,
-        "as above", at_least=90.0),
-    *[Bar(f"Video through body pose, whole test split: label R@1, {view} view only", ("pose", view, "label_R@1"),
-          POSE_SPLIT, None, "as above, one camera angle") for view in ("front", "side", "diagonal")],
-    Bar("Video through body pose, whole test split: label R@1 spread across the three angles", ("pose", "all",
-        "label_R@1_spread"), POSE_SPLIT, None, "as above", at_most=10.0),
+    *pose_bars("100 clips", POSE, "rendered test clips from front, side and 45 degrees against the 428 test clips; "
+              "`python -m bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
+    *pose_bars("whole test split, 428 clips", (POSE_SPLIT, None), "as above, every test clip a query (`--clips 428`)"),
     Bar("Video through the frame encoder, label R@1 (100 clips x 3 angles)", ("frames", "all", "label_R@1"), *POSE,
         "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",
