@@ -416,6 +416,10 @@ BARS = [
     *pose_bars("100 clips", POSE, "rendered test clips from front, side and 45 degrees against the 428 test clips; "
               "`python -m bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
     *pose_bars("whole test split, 428 clips", (POSE_SPLIT, None), "as above, every test clip a query (`--clips 428`)"),
+    *pose_bars("whole test split at 160 px", ("bench/results/video_pose-test-split-160px.json", None),
+               "as above, every test clip a query, the frames rendered at 160 px (`--clips 428 --size 160`)"),
+    *[bar for px in (160, 480) for bar in pose_bars(f"100 clips at {px} px", (f"bench/results/video_pose-{px}px.json",
+      None), f"as above, the frames rendered at {px} px instead of 256 (`--clips 100 --size {px}`)")],
     Bar("Video through the frame encoder, label R@1 (100 clips x 3 angles)", ("frames", "all", "label_R@1"), *POSE,
         "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",
