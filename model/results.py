@@ -339,7 +339,6 @@ FREEFORM = "eval/queries.jsonl test part (130 queries, never tuned on), whole li
 GENERAL = ("docs/results/generalization-realign-video.json", "docs/results/generalization-b6dea7c.json")
 FUSION = ("bench/results/fusion-robust.json", "bench/results/fusion.json")
 POSE = ("bench/results/video_pose.json", "bench/results/video_pose-b6dea7c-100clips.json")
-POSE_SPLIT = "bench/results/video_pose-test-split.json"  # the whole test split, measured on the shipped model only
 RIGS = ("docs/results/rig-transfer-robust.json", "docs/results/rig-transfer.json")
 SPOKEN = ("bench/results/spoken-realign.json", "bench/results/spoken.json")
 TOKENS = ("docs/results/generalization-realign-video.json", "docs/results/compressed-tokens-16bit.json")
@@ -362,6 +361,19 @@ def pose_bars(sample: str, files: tuple[str, str | None], protocol: str) -> list
         Bar(f"Video through body pose, label R@1 spread across the three angles, best minus worst ({sample})",
             ("pose", "all", "label_R@1_spread"), *files, "as above", at_most=10.0),
     ]  # fmt: skip
+
+
+# (sample, (shipped file, b6dea7c file or None), protocol) of each recorded bench.video_pose run
+POSE_SAMPLES = [
+    ("100 clips", POSE, "rendered test clips from front, side and 45 degrees against the 428 test clips; `python -m "
+     "bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
+    ("whole test split, 428 clips", ("bench/results/video_pose-test-split.json", None),
+     "as above, every test clip a query (`--clips 428`)"),
+    ("whole test split at 160 px", ("bench/results/video_pose-test-split-160px.json", None),
+     "as above, every test clip a query, the frames rendered at 160 px (`--clips 428 --size 160`)"),
+    *[(f"100 clips at {px} px", (f"bench/results/video_pose-{px}px.json", None),
+       f"as above, the frames rendered at {px} px instead of 256 (`--clips 100 --size {px}`)") for px in (160, 480)],
+]  # fmt: skip
 
 
 BARS = [
@@ -413,13 +425,7 @@ BARS = [
           *RIGS, f"`python -m model.rig_transfer`: the test split written as {rig} would export it, on another "
           "body, read back as a user's file", within=1.0, reference=("original", *TEXT_LABEL_R1))
       for rig in ("mixamo", "cmu", "iclone")],
-    *pose_bars("100 clips", POSE, "rendered test clips from front, side and 45 degrees against the 428 test clips; "
-              "`python -m bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
-    *pose_bars("whole test split, 428 clips", (POSE_SPLIT, None), "as above, every test clip a query (`--clips 428`)"),
-    *pose_bars("whole test split at 160 px", ("bench/results/video_pose-test-split-160px.json", None),
-               "as above, every test clip a query, the frames rendered at 160 px (`--clips 428 --size 160`)"),
-    *[bar for px in (160, 480) for bar in pose_bars(f"100 clips at {px} px", (f"bench/results/video_pose-{px}px.json",
-      None), f"as above, the frames rendered at {px} px instead of 256 (`--clips 100 --size {px}`)")],
+    *[bar for sample in POSE_SAMPLES for bar in pose_bars(*sample)],
     Bar("Video through the frame encoder, label R@1 (100 clips x 3 angles)", ("frames", "all", "label_R@1"), *POSE,
         "as above, the frame-feature video encoder (`serve --video-encoder frames`)"),
     Bar("Largest change of any R@k through the index's 16-bit tokens, test split",
