@@ -6,11 +6,12 @@ Every clip of the split is read from its source BVH (the dataset build's ``sourc
 frame rate, put on another body and written as that rig exports it (``motion.rig_export.RIGS``: names, extra
 joints, units, up axis, frame rate, place in the world). Each file is then read back as the server ingests a
 user's file (``server.library``: ``read_bvh``, ``canonicalize`` with no rig, units or up given, features at
-20 fps, the mirror from the mirrored positions) and normalised with the run's feature statistics. The motions
-of each rig replace the dataset's own (``RetrievalData.motions``) and are scored like ``model.evaluate``:
-text->motion and motion->text in both registers (label captions) under every protocol, and
-motion(rig)->motion(original), each rig motion against the original motions. A rig is *within 1 point* when
-no label R@1, label R@5 or strict R@10 of text<->motion falls more than 1 point below the original's.
+20 fps on the reference body of ``motion.body``, the mirror from the mirrored positions) and normalised with
+the run's feature statistics. The motions of each rig replace the dataset's own (``RetrievalData.motions``)
+and are scored like ``model.evaluate``: text->motion and motion->text in both registers (label captions)
+under every protocol, and motion(rig)->motion(original), each rig motion against the original motions (the
+build's joints, on the reference body as the server indexes them). A rig is *within 1 point* when no label
+R@1, label R@5 or strict R@10 of text<->motion falls more than 1 point below the original's.
 ``--original-body`` adds each rig with the clip's own body (its size and proportions) to tell the rig
 handling from the change of body.
 
@@ -38,7 +39,7 @@ from model.evaluate import VIEWS, encode, protocols, scores
 from model.load import load_run, trained_stats
 from model.modeling import MotionSearchModel, Tokens
 from motion import canonicalize, motion_features, read_bvh, write_bvh
-from motion.mirror import mirror_positions
+from motion.body import reference_features, to_reference
 from motion.normalize import FeatureStats
 from motion.resample import TARGET_FPS
 from motion.rig_export import RIGS, RigExport, export_rig
@@ -55,8 +56,7 @@ def ingest(path: Path) -> tuple[dict, np.ndarray, np.ndarray]:
     clip and of its mirror (``server.library.Library._canonical`` and ``_features``)."""
     canon = canonicalize(read_bvh(path))
     facts = {"rig": canon.rig, "units": canon.units, "up": canon.up}
-    return facts, motion_features(canon.positions, TARGET_FPS), motion_features(mirror_positions(canon.positions),
-                                                                              TARGET_FPS)  # fmt: skip
+    return facts, *reference_features(canon.positions)
 
 
 def transfer(clips: dict[str, Path], spec: RigExport, folder: Path, keep: bool = False) -> tuple[dict, dict]:
@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     clips = {c: by_id[c] for c in sorted({source_id(i) for i in data.items})}
 
     texts = {name: encode(model, data, "text", view) for name, view in VIEWS["text"]}
-    data.motions = {i: stats.normalize(np.load(folder / "features" / f"{i}.npy")) for i in data.items}
+    # the original as the server indexes it: the build's joints on the reference body
+    data.motions = {i: stats.normalize(motion_features(to_reference(np.load(folder / "joints" / f"{i}.npy")),
+                                                       TARGET_FPS)) for i in data.items}  # fmt: skip
     original, original_motion = score(model, data, texts, None)
     specs = [(name, RIGS[name]) for name in args.rigs.split(",")]
     if args.original_body:

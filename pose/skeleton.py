@@ -5,8 +5,8 @@ camera); they become Y up, right-handed as (x, -y, -z). Then, per frame:
 
 * **limbs** (hips -> knees -> ankles -> feet, shoulders -> elbows -> wrists) and the head take their
   *directions* from the landmarks (feet: ankle -> foot index; head: shoulder centre -> ear centre) and their
-  *lengths* from ``template.json``, the mean bone lengths of the dataset's skeleton, so a person of any
-  size moves a body of the proportions the model was trained on;
+  *lengths* from the reference body (``motion.body``: the mean bone lengths of the dataset's skeleton), so a
+  person of any size moves the body every indexed motion is measured on;
 * the **torso** (pelvis, spine1-3, neck, collars, shoulders and the hips' offsets) is the template's mean
   torso placed in two frames: the lower one spanned by the hip axis, the upper by the shoulder axis, both
   with the hip centre -> shoulder centre direction up (spine2 halfway); so bending and twisting show, and the
@@ -25,7 +25,7 @@ own depth-reflected image between two frames a tenth of a second apart was misre
 Frames without a person are filled by linear interpolation from their neighbours (held at the ends). The
 joints are resampled to 20 fps, smoothed (Gaussian, ``SMOOTH_SECONDS``) and placed as every motion is
 (``motion.canonical.place``: pelvis over the origin facing +Z at frame 0, feet on the floor).
-``python -m pose.skeleton fit`` rewrites ``template.json`` from dataset clips.
+``python -m pose.skeleton fit`` rewrites ``template.json`` (the torso) from dataset clips.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from motion.body import reference_lengths
 from motion.canonical import place
 from motion.resample import TARGET_FPS, resample_positions
 from motion.skeleton import INDEX, JOINTS, N_JOINTS, PARENTS
@@ -94,9 +95,8 @@ def torso_frames(left_hip, right_hip, left_shoulder, right_shoulder) -> tuple[np
 
 
 def fit_template(motions: list[np.ndarray]) -> dict:
-    """Mean bone lengths and torso offsets (in the lower and upper torso frames) of canonical positions (T, 22, 3)."""
+    """Mean torso offsets (in the lower and upper torso frames) of canonical positions (T, 22, 3)."""
     joints = np.concatenate([np.asarray(m, np.float64) for m in motions])
-    lengths = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1).mean(0)
     j = {name: joints[:, INDEX[name]] for name in JOINTS}
     mid_hip, lower, upper = torso_frames(j["left_hip"], j["right_hip"], j["left_shoulder"], j["right_shoulder"])
     offsets = {}
@@ -107,10 +107,9 @@ def fit_template(motions: list[np.ndarray]) -> dict:
             "upper": np.einsum("nji,nj->ni", upper, rel).mean(0).round(5).tolist(),
         }
     return {
-        "comment": "mean bone lengths (m, parent -> joint) and torso offsets from the hip centre in the lower and"
-        " upper torso frames (pose.skeleton), fitted by python -m pose.skeleton fit",
+        "comment": "torso offsets from the hip centre in the lower and upper torso frames (pose.skeleton), fitted by"
+        " python -m pose.skeleton fit; the bone lengths are the reference body's (motion/reference_body.json)",
         "clips": len(motions),
-        "lengths": {JOINTS[i + 1]: round(float(v), 5) for i, v in enumerate(lengths)},
         "torso": offsets,
     }
 
@@ -130,7 +129,7 @@ def body_joints(world: np.ndarray, template: dict | None = None) -> np.ndarray:
         off = template["torso"][name]
         placed = weight * (lower @ np.array(off["lower"])) + (1 - weight) * (upper @ np.array(off["upper"]))
         out[:, INDEX[name]] = mid_hip + placed
-    lengths = template["lengths"]
+    lengths = reference_lengths()
     for name in JOINTS:  # in tree order: a limb joint's parent is placed before it
         if name in LIMBS:
             start, end = LIMBS[name]
@@ -212,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pose.skeleton", description="fit the skeleton template")
     sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="mean bone lengths and torso offsets of BVH clips -> template.json")
+    fit = sub.add_parser("fit", help="mean torso offsets of BVH clips -> template.json")
     fit.add_argument("source", type=Path, help="a folder of BVH clips (e.g. the dataset)")
-    fit.add_argument("--clips", type=int, default=200, help="clips spread over the sorted folder")
+    fit.add_argument("--clips", type=int, default=150, help="clips spread over the sorted folder")
     args = parser.parse_args(argv)
     paths = sorted(args.source.rglob("*.bvh"))
     paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.clips, len(paths))).round().astype(int)]

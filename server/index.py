@@ -58,8 +58,9 @@ POOLED, TOKENS, META = "pooled", "tokens", "meta"
 PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", "source": "Keyword", "seconds": "Float",
                    "window": "Integer", "tags": "Keyword", "folders": "Keyword"}  # fmt: skip
 # v4: tokens in a memory-mapped store; v5: long clips as overlapping windows, the metadata vector, tags, folders;
-# v6: the metadata says what the body does (motion_caption); v7: integer-coded tokens, one copy (the token store)
-INDEX_LAYOUT = "v7"
+# v6: the metadata says what the body does (motion_caption); v7: integer-coded tokens, one copy (the token store);
+# v8: motions encoded on the reference body (motion.body)
+INDEX_LAYOUT = "v8"
 
 
 @dataclass

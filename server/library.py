@@ -1,7 +1,8 @@
 """The motion library the server searches: BVH clips, their metadata and their embeddings in the index.
 
 Ingest reads a BVH file (any humanoid rig the motion layer maps), encodes the clip and its
-mirror with the motion encoder and upserts both into the index. A clip that fits the model's
+mirror on the reference body (``motion.body``: the same movement ranks the same whoever performed it)
+with the motion encoder and upserts both into the index. A clip that fits the model's
 window (the bundle's ``max_frames``, 196 frames at 20 fps: 9.8 s) is one window, encoded whole;
 a longer take is encoded as overlapping windows of that length, a quarter window (2.45 s) apart,
 the last aligned to its end (``motion.resample.crop_windows``), each with its time range, so a
@@ -37,9 +38,9 @@ import numpy as np
 from tqdm import tqdm
 
 from common.files import sha256_file, write_atomic
+from motion.body import reference_features
 from motion.bvh import BvhError, read_bvh, write_bvh
 from motion.canonical import canonicalize
-from motion.features import motion_features
 from motion.mirror import MIRROR_PREFIX, mirror_bvh, mirror_positions
 from motion.resample import TARGET_FPS, crop_bvh, crop_windows, in_place_bvh, resample_bvh
 from motion.rigs import RigMap
@@ -164,9 +165,10 @@ class Library:
 
     @staticmethod
     def _features(path: Path, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model features of a clip and of its mirror; a :class:`LibraryError` for too short a motion."""
+        """The model features of a clip and of its mirror, on the reference body (``motion.body``: whoever
+        performed it, on whatever rig); a :class:`LibraryError` for too short a motion."""
         try:
-            return motion_features(positions, TARGET_FPS), motion_features(mirror_positions(positions), TARGET_FPS)
+            return reference_features(positions)
         except ValueError as error:
             raise LibraryError(f"{path.name}: {error}") from None
 

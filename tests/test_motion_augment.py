@@ -73,11 +73,11 @@ def test_joint_noise_has_the_size_asked_for_and_is_smooth(clips):
 
 
 def test_pose_like_keeps_the_body_and_has_the_template_bones(clips):
-    from pose.skeleton import load_template
+    from motion.body import reference_lengths
     from pose.video import POSE_FPS
 
     assert aug.POSE_FPS == POSE_FPS
-    template = np.array([load_template()["lengths"][name] for name in JOINTS[1:]])
+    template = np.array([reference_lengths()[name] for name in JOINTS[1:]])
     for p in clips:
         q = aug.pose_like(p)
         n = min(len(p), len(q))

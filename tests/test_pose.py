@@ -96,7 +96,8 @@ def _landmarks_of(positions: np.ndarray) -> np.ndarray:
 
 
 def test_landmarks_become_the_canonical_skeleton(demo_clips):
-    from pose.skeleton import load_template, track_positions
+    from motion.body import reference_lengths
+    from pose.skeleton import track_positions
 
     clip = next(p for p in demo_clips if "walk_not-confident" in p.name)
     truth = load_canonical(clip).positions
@@ -106,9 +107,9 @@ def test_landmarks_become_the_canonical_skeleton(demo_clips):
     world[3] = np.nan
     positions = track_positions(world, found, 10.0)
     assert positions.shape[1:] == (22, 3) and abs(len(positions) - len(truth)) <= 2 and np.isfinite(positions).all()
-    lengths = load_template()["lengths"]
+    lengths = reference_lengths()
     knee = np.linalg.norm(positions[:, INDEX["left_knee"]] - positions[:, INDEX["left_hip"]], axis=1)
-    assert np.allclose(knee, lengths["left_knee"], atol=1e-6)  # the template's proportions
+    assert np.allclose(knee, lengths["left_knee"], atol=1e-6)  # the reference body's proportions
     # placed as every motion: facing +Z at frame 0 with the left side on +X, feet on the floor
     first = positions[0]
     assert first[INDEX["left_hip"], 0] > first[INDEX["right_hip"], 0]

@@ -1,0 +1,83 @@
+"""The reference body: every motion the server indexes or is asked with is measured on one body (numpy, no torch).
+
+The motion features are in metres, so the same movement performed by a 1.95 m Mixamo character, a child or a
+rig with CMU's wide hips gives other features than the dataset's performers give, and the model ranks it
+lower. :func:`to_reference` rebuilds a clip on the reference body, as HumanML3D retargets every motion to one
+skeleton: joint angles kept, every bone set to the reference length (``motion.augment.scale_bones``), the
+root path scaled with the legs, the feet on the floor. The reference, ``reference_body.json``, holds the mean
+bone lengths of the dataset's clips (``python -m motion.body fit DIR`` rewrites it); the pose path builds the
+bodies it sees on video with the same lengths (``pose.skeleton``).
+
+The server applies it to the features of every clip it indexes and every example motion it is asked with
+(``server.library``); training keeps the performers' own bodies (the robust fine-tune jitters them), and the
+dataset's own test clips rank the same either way (docs/model.md, *Rig transfer*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from motion.augment import bone_lengths, scale_bones
+from motion.features import motion_features
+from motion.mirror import mirror_positions
+from motion.resample import TARGET_FPS
+from motion.skeleton import JOINTS, N_JOINTS
+
+REFERENCE = Path(__file__).resolve().parent / "reference_body.json"
+MIN_BONE = 1e-4  # m: a shorter bone (two joints at one place, as some rigs map them) keeps its length
+
+
+@lru_cache(maxsize=1)
+def reference_lengths() -> dict[str, float]:
+    """The reference body's bone lengths (m), by the name of each bone's child joint."""
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))["lengths"]
+
+
+def to_reference(positions: np.ndarray) -> np.ndarray:
+    """Canonical positions (F, 22, 3) rebuilt on the reference body: the same joint angles, path and timing."""
+    lengths = bone_lengths(positions)
+    target = np.array([reference_lengths()[name] for name in JOINTS[1:]])
+    factors = np.ones(N_JOINTS)
+    have = lengths > MIN_BONE
+    factors[1:][have] = target[have] / lengths[have]
+    return scale_bones(positions, factors)
+
+
+def reference_features(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model features of canonical positions at 20 fps and of their mirror, both on the reference body: what
+    the server indexes and searches with."""
+    body = to_reference(positions)
+    return motion_features(body, TARGET_FPS), motion_features(mirror_positions(body), TARGET_FPS)
+
+
+def fit(motions: list[np.ndarray]) -> dict[str, float]:
+    """Mean bone lengths (m) over every frame of canonical positions (T, 22, 3), by child joint."""
+    lengths = bone_lengths(np.concatenate([np.asarray(m, np.float64) for m in motions]))
+    return {name: round(float(v), 5) for name, v in zip(JOINTS[1:], lengths)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from motion.canonical import load_canonical
+
+    parser = argparse.ArgumentParser(prog="python -m motion.body", description="fit the reference body")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("fit", help="mean bone lengths of BVH clips -> reference_body.json")
+    cmd.add_argument("source", type=Path, help="a folder of BVH clips (e.g. the dataset)")
+    cmd.add_argument("--clips", type=int, default=150, help="clips spread over the sorted folder")
+    args = parser.parse_args(argv)
+    paths = sorted(args.source.rglob("*.bvh"))
+    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.clips, len(paths))).round().astype(int)]
+    reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    reference.update(clips=len(paths), lengths=fit([load_canonical(p).positions for p in paths]))
+    REFERENCE.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {REFERENCE} from {len(paths)} clips")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
