@@ -3,10 +3,10 @@
     python -m bench.video_pose [--dataset DIR] [--bundle build/bundle] [--clips 100] [--size 256]
 
 Gallery: every test-split clip of the dataset (``dataset.splits``), each encoded by the bundle's motion
-encoder from its BVH. Queries: ``--clips`` of them, spread evenly over the sorted test ids, rendered with
-the mannequin renderer (``motion.render``; a look drawn per clip) from the front, the side (90 degrees)
-and 45 degrees, 10 degrees above the horizon, the camera following the body. Each rendering is searched
-two ways, scored with Eq. 8 as the server scores:
+encoder from its BVH on the reference body (``motion.body``), as the server indexes it. Queries: ``--clips``
+of them, spread evenly over the sorted test ids, rendered with the mannequin renderer (``motion.render``; a
+look drawn per clip) from the front, the side (90 degrees) and 45 degrees, 10 degrees above the horizon, the
+camera following the body. Each rendering is searched two ways, scored with Eq. 8 as the server scores:
 
 * ``pose``: frames at 10 fps (what ``pose.video`` analyses of a 30 fps video) -> BlazePose -> canonical
   skeleton -> motion features -> the motion encoder;
@@ -32,8 +32,8 @@ import numpy as np
 
 from bench.common import write_result
 from model.metrics import ranks, relevance, summarize
+from motion.body import reference_features
 from motion.canonical import load_canonical
-from motion.features import motion_features
 from motion.mirror import mirror_label
 from motion.render import framing_camera, render_frames
 from motion.skeleton import INDEX
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for clip in test:
         motion = load_canonical(clip.path)
         motions[clip.id] = motion
-        gallery.append(encoders.encode_motion(motion_features(motion.positions, motion.fps)))
+        gallery.append(encoders.encode_motion(reference_features(motion.positions)[0]))
     gallery_s = time.perf_counter() - started
     picks = [test[i] for i in np.linspace(0, len(test) - 1, min(args.clips, len(test))).round().astype(int)]
     n_video = encoders.bundle.preprocessing.video.frames

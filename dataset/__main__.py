@@ -15,10 +15,21 @@ import os
 import sys
 from pathlib import Path
 
-from dataset.build import STAGES, Build, run
+from dataset.build import POSE_SIZE, STAGES, Build, run
 from dataset.splits import SPLITS
 from dataset.stats import dataset_stats, print_stats
 from motion.render import CAMERA_YAWS
+
+
+def _size_range(text: str) -> tuple[int, int]:
+    """``256`` or ``160-512``: (smallest, largest) frame size in pixels, 64 to 2048."""
+    parts = text.split("-")
+    if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size or a range of sizes such as 160-512")
+    sizes = (int(parts[0]), int(parts[-1]))
+    if not 64 <= sizes[0] <= sizes[1] <= 2048:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must rise within 64-2048 pixels")
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--pose-views", type=int, default=1, help="cameras per clip in the pose stage (at least 1)")
     b.add_argument("--pose-yaws", choices=CAMERA_YAWS, default="round",
                    help="how the pose stage draws the cameras it adds: all round, or near the body's axes")  # fmt: skip
+    b.add_argument("--pose-sizes", type=_size_range, default=(POSE_SIZE, POSE_SIZE), metavar="MIN-MAX",
+                   help=f"frame sizes (px) of the views the pose stage adds (default {POSE_SIZE})")  # fmt: skip
     s = sub.add_parser("stats", help="counts, hours of audio, voices, caption diversity, build times")
     s.add_argument("--out", required=True, type=Path, help="a built dataset folder")
     s.add_argument("--json", type=Path, help="also write the statistics as JSON")
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.pose_views < 1:
             parser.error("--pose-views must be at least 1")
         run(Build(Path(args.source), args.out, args.seed, args.limit, args.workers, splits, args.pose_views,
-                  args.pose_yaws), stages)  # fmt: skip
+                  args.pose_yaws, args.pose_sizes), stages)  # fmt: skip
         return 0
     stats = dataset_stats(args.out)
     print_stats(stats)

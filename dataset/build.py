@@ -24,7 +24,9 @@ then rename), skips outputs that already exist, and records its time in
                the whole clip rendered at ``POSE_FPS`` (random camera all round and look), BlazePose world
                landmarks, the canonical skeleton at 20 fps; a mirror's is its clip's mirrored; with
                ``--pose-views N`` also pose/{item}.view{k}.npy, k = 1 .. N - 1, each from another camera
-               (``--pose-yaws axes``: the cameras this run adds look from near the front, back or a side). Fine-tunes
+               (``--pose-yaws axes``: the cameras this run adds look from near the front, back or a side;
+               ``--pose-sizes 160-512``: the frames of the views this run adds are rendered at a size drawn per
+               clip from that range instead of ``POSE_SIZE``, as videos come at any resolution). Fine-tunes
                train the motion encoder on them (``AugmentConfig.real_pose``); ``build.json`` counts the clips
                in which no person was found (they get no file)
 
@@ -87,6 +89,7 @@ class Build:
     splits: tuple[str, ...] | None = None  # the speech, video and pose stages' items (None: all)
     pose_views: int = 1  # cameras per clip in the pose stage
     pose_yaws: str = "round"  # how the pose stage draws the cameras it adds (motion.render.sample_camera)
+    pose_sizes: tuple[int, int] = (POSE_SIZE, POSE_SIZE)  # frame sizes (px) the pose stage draws from, inclusive
     clips: list[Clip] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -345,7 +348,7 @@ def stage_video(build: Build) -> dict:
 _ESTIMATOR = None  # one BlazePose per worker process (pose stage)
 
 
-def _pose_job(job: tuple[str, str, str, int, str]) -> bool:
+def _pose_job(job: tuple[str, str, str, int, str, tuple[int, int]]) -> bool:
     """Rebuild one clip through rendering and BlazePose (unless its files exist); False when no person was seen."""
     global _ESTIMATOR
     from motion.render import render_frames, sample_camera
@@ -353,14 +356,16 @@ def _pose_job(job: tuple[str, str, str, int, str]) -> bool:
     from pose.skeleton import track_positions
     from pose.video import POSE_FPS
 
-    joints_path, out_path, mirror_path, seed, yaws = job
+    joints_path, out_path, mirror_path, seed, yaws, sizes = job
     if Path(mirror_path).exists():
         return True
     joints = np.load(joints_path).astype(np.float64)
     rng = np.random.default_rng(seed)
     n_frames = max(2, int(round((len(joints) - 1) / TARGET_FPS * POSE_FPS)) + 1)
     camera = sample_camera(rng, joints, yaws=yaws)
-    frames = render_frames(joints, TARGET_FPS, n_frames, POSE_SIZE, seed=seed, camera=camera)
+    # drawn after the camera, and only from a range: a fixed size leaves every earlier view's draws as they were
+    size = int(rng.integers(sizes[0], sizes[1] + 1)) if sizes[1] > sizes[0] else sizes[0]
+    frames = render_frames(joints, TARGET_FPS, n_frames, size, seed=seed, camera=camera)
     _ESTIMATOR = _ESTIMATOR or PoseEstimator(threads=1)
     track = _ESTIMATOR.track(iter(frames))
     if not track.found.any():
@@ -381,12 +386,12 @@ def stage_pose(build: Build) -> dict:
     clips = build.chosen(c.id for c in build.clips)
     jobs = [(str(build.path("joints", i + ".npy")), str(build.path("pose", pose_file(i, v))),
              str(build.path("pose", pose_file(mirror_id(i), v))),
-             build.rng("pose", i, *([str(v)] if v else [])).randrange(2**31), build.pose_yaws)
+             build.rng("pose", i, *([str(v)] if v else [])).randrange(2**31), build.pose_yaws, build.pose_sizes)
             for v in range(build.pose_views) for i in clips]  # fmt: skip
     build.path("pose").mkdir(exist_ok=True)
     seen = list(parallel_map(_pose_job, jobs, build.workers, "pose"))
     return {"clips": len(clips), "views": build.pose_views, "yaws": build.pose_yaws, "no_person": len(seen) - sum(seen),
-            "size": POSE_SIZE}  # fmt: skip
+            "size": list(build.pose_sizes)}  # fmt: skip
 
 
 STAGES: dict[str, Callable[[Build], dict]] = {

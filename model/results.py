@@ -369,8 +369,9 @@ POSE_SAMPLES = [
      "bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
     ("whole test split, 428 clips", ("bench/results/video_pose-test-split.json", None),
      "as above, every test clip a query (`--clips 428`)"),
-    ("whole test split at 160 px", ("bench/results/video_pose-test-split-160px.json", None),
-     "as above, every test clip a query, the frames rendered at 160 px (`--clips 428 --size 160`)"),
+    *[(f"whole test split at {px} px", (f"bench/results/video_pose-test-split-{px}px.json", None),
+       f"as above, every test clip a query, the frames rendered at {px} px (`--clips 428 --size {px}`)")
+      for px in (160, 480)],
     *[(f"100 clips at {px} px", (f"bench/results/video_pose-{px}px.json", None),
        f"as above, the frames rendered at {px} px instead of 256 (`--clips 100 --size {px}`)") for px in (160, 480)],
 ]  # fmt: skip

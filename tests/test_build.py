@@ -236,3 +236,19 @@ def test_pose_stage_rebuilds_each_clip_through_blazepose(built_media, tmp_path, 
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert all((out / "pose" / pose_file(item, 2)).exists() for item in unseen)
     assert json.loads((out / "build.json").read_text())["stages"]["pose"]["yaws"] == "axes"
+    run(Build(demo_clips[0].parent, out, limit=4, workers=1, splits=("unseen",), pose_views=4, pose_sizes=(400, 480)),
+        ["pose"])  # fmt: skip  # a fourth camera whose frames come at a size drawn from 400-480 px
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert all((out / "pose" / pose_file(item, 3)).exists() for item in unseen)
+    assert json.loads((out / "build.json").read_text())["stages"]["pose"]["size"] == [400, 480]
+
+
+def test_pose_sizes_are_a_size_or_a_rising_range():
+    import argparse
+
+    from dataset.__main__ import _size_range
+
+    assert _size_range("256") == (256, 256) and _size_range("160-512") == (160, 512)
+    for bad in ("512-160", "abc", "10-20", "160-", "160-99999"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _size_range(bad)
