@@ -337,10 +337,10 @@ class Bar:
 FREEFORM = "eval/queries.jsonl test part (130 queries, never tuned on), whole library, mirrors left out"
 # (the shipped model's file, the b6dea7c model's)
 GENERAL = ("docs/results/generalization-realign-video.json", "docs/results/generalization-b6dea7c.json")
-FUSION = ("bench/results/fusion-robust.json", "bench/results/fusion.json")
+FUSION = ("bench/results/fusion-reference-body.json", "bench/results/fusion.json")
 POSE = ("bench/results/video_pose.json", "bench/results/video_pose-b6dea7c-100clips.json")
 RIGS = ("docs/results/rig-transfer-reference-body.json", "docs/results/rig-transfer.json")
-SPOKEN = ("bench/results/spoken-realign.json", "bench/results/spoken.json")
+SPOKEN = ("bench/results/spoken-reference-body.json", "bench/results/spoken.json")
 TOKENS = ("docs/results/generalization-realign-video.json", "docs/results/compressed-tokens-16bit.json")
 CROSS = ("docs/results/cross-source.json", "docs/results/cross-source-b6dea7c.json")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
