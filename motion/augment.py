@@ -4,9 +4,9 @@ A motion search should find a motion whoever performs it and however it was capt
 captured motion into another plausible capture of it; ``motion.features.motion_features`` then recomputes
 the features, so every derived quantity (velocities, foot contacts, local rotations) stays consistent:
 
-* :func:`scale_bones`: another body. Every bone vector is scaled along the tree (one factor per segment,
-  left and right alike) and the body rebuilt from the pelvis, whose path scales with the legs; joint angles
-  are unchanged and the feet stay on the floor. :func:`stature` is the height it aims at.
+* :func:`random_body`: another body (``motion.body.scale_bones``: every bone vector scaled along the tree,
+  one factor per segment, left and right alike, the body rebuilt from the pelvis, whose path scales with the
+  legs; joint angles unchanged, the feet on the floor). :func:`stature` is the height it aims at.
 * :func:`change_tempo`: the same motion faster or slower (``motion.resample``): length / factor.
 * :func:`rotate_yaw`: the whole clip turned about the vertical through the first frame's pelvis;
   :func:`wobble_yaw`: each frame's body turned about its own pelvis by a slowly varying small angle (a
@@ -30,10 +30,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from common.config import reject_unknown
+from motion.body import bone_lengths, scale_bones
 from motion.canonical import place
 from motion.kinematics import yaw_matrix
 from motion.resample import TARGET_FPS, resample_positions
-from motion.skeleton import INDEX, JOINTS, N_JOINTS, PARENTS
+from motion.skeleton import INDEX, JOINTS, N_JOINTS
 
 # The bones (named by their child joint) whose lengths make up the standing height: thigh, shin, spine,
 # neck and head. They are about 77 % of a person's height (the ankle above the floor and the crown above
@@ -49,34 +50,12 @@ SEGMENTS = {
     "arms": ("left_elbow", "right_elbow", "left_wrist", "right_wrist"),
 }
 POSE_FPS = 10.0  # the rate pose.video analyses a video at (pose.video.POSE_FPS, a test checks they agree)
-FEET = [INDEX[n] for n in ("left_ankle", "left_foot", "right_ankle", "right_foot")]
-
-
-def bone_lengths(positions: np.ndarray) -> np.ndarray:
-    """(21,) mean length of every bone (parent -> joint 1..21) over the frames."""
-    return np.linalg.norm(positions[:, 1:] - positions[:, list(PARENTS[1:])], axis=-1).mean(0)
 
 
 def stature(positions: np.ndarray) -> float:
     """Estimated standing height (m) from the bone lengths of :data:`HEIGHT_CHAIN`, whatever the pose."""
     lengths = bone_lengths(positions)
     return float(HEIGHT_PER_CHAIN * sum(lengths[INDEX[n] - 1] for n in HEIGHT_CHAIN))
-
-
-def scale_bones(positions: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Every bone vector (parent -> joint j) times ``factors[j]`` (22,; entry 0 unused), rebuilt from the pelvis.
-
-    The pelvis path (relative to frame 0, and its height) scales with the legs; the clip's lowest foot point
-    stays at its height."""
-    p = np.asarray(positions, np.float64)
-    legs = float(np.mean(factors[[INDEX["left_knee"], INDEX["left_ankle"]]]))
-    out = np.empty_like(p)
-    pelvis = p[:, 0]
-    out[:, 0] = pelvis[:1] * [1, 0, 1] + (pelvis - pelvis[:1] * [1, 0, 1]) * legs
-    for j in range(1, N_JOINTS):  # tree order: the parent is rebuilt first
-        out[:, j] = out[:, PARENTS[j]] + factors[j] * (p[:, j] - p[:, PARENTS[j]])
-    out[..., 1] += p[:, FEET, 1].min() - out[:, FEET, 1].min()
-    return out
 
 
 def random_body(positions: np.ndarray, rng: np.random.Generator, height: tuple[float, float] = (1.4, 2.0),

@@ -3,8 +3,8 @@
 The motion features are in metres, so the same movement performed by a 1.95 m Mixamo character, a child or a
 rig with CMU's wide hips gives other features than the dataset's performers give, and the model ranks it
 lower. :func:`to_reference` rebuilds a clip on the reference body, as HumanML3D retargets every motion to one
-skeleton: joint angles kept, every bone set to the reference length (``motion.augment.scale_bones``), the
-root path scaled with the legs, the feet on the floor. The reference, ``reference_body.json``, holds the mean
+skeleton: joint angles kept, every bone set to the reference length (:func:`scale_bones`), the root path
+scaled with the legs, the feet on the floor. The reference, ``reference_body.json``, holds the mean
 bone lengths of the dataset's clips (``python -m motion.body fit DIR`` rewrites it); the pose path builds the
 bodies it sees on video with the same lengths (``pose.skeleton``).
 
@@ -22,14 +22,35 @@ from pathlib import Path
 
 import numpy as np
 
-from motion.augment import bone_lengths, scale_bones
 from motion.features import motion_features
 from motion.mirror import mirror_positions
 from motion.resample import TARGET_FPS
-from motion.skeleton import JOINTS, N_JOINTS
+from motion.skeleton import INDEX, JOINTS, N_JOINTS, PARENTS
 
 REFERENCE = Path(__file__).resolve().parent / "reference_body.json"
 MIN_BONE = 1e-4  # m: a shorter bone (two joints at one place, as some rigs map them) keeps its length
+FEET = [INDEX[n] for n in ("left_ankle", "left_foot", "right_ankle", "right_foot")]
+
+
+def bone_lengths(positions: np.ndarray) -> np.ndarray:
+    """(21,) mean length of every bone (parent -> joint 1..21) over the frames."""
+    return np.linalg.norm(positions[:, 1:] - positions[:, list(PARENTS[1:])], axis=-1).mean(0)
+
+
+def scale_bones(positions: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Every bone vector (parent -> joint j) times ``factors[j]`` (22,; entry 0 unused), rebuilt from the pelvis.
+
+    The pelvis path (relative to frame 0, and its height) scales with the legs; the clip's lowest foot point
+    stays at its height."""
+    p = np.asarray(positions, np.float64)
+    legs = float(np.mean(factors[[INDEX["left_knee"], INDEX["left_ankle"]]]))
+    out = np.empty_like(p)
+    pelvis = p[:, 0]
+    out[:, 0] = pelvis[:1] * [1, 0, 1] + (pelvis - pelvis[:1] * [1, 0, 1]) * legs
+    for j in range(1, N_JOINTS):  # tree order: the parent is rebuilt first
+        out[:, j] = out[:, PARENTS[j]] + factors[j] * (p[:, j] - p[:, PARENTS[j]])
+    out[..., 1] += p[:, FEET, 1].min() - out[:, FEET, 1].min()
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -34,7 +34,8 @@ from importlib import resources
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from motion.augment import HEIGHT_CHAIN, HEIGHT_PER_CHAIN, SEGMENTS, scale_bones
+from motion.augment import HEIGHT_CHAIN, HEIGHT_PER_CHAIN, SEGMENTS
+from motion.body import scale_bones
 from motion.bvh import BvhMotion, Skeleton
 from motion.canonical import UNIT_SCALE
 from motion.kinematics import local_pose, rotation_between, yaw_matrix

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from motion import augment as aug
+from motion.body import FEET, bone_lengths
 from motion.canonical import facing_angle, load_canonical
 from motion.features import motion_features
 from motion.resample import TARGET_FPS, resample_positions
@@ -35,8 +36,8 @@ def test_random_body_reaches_the_height_and_keeps_the_joint_angles(clips):
             q = aug.random_body(p, rng, height=height)
             assert height[0] - 1e-9 <= aug.stature(q) <= height[1] + 1e-9
             np.testing.assert_allclose(_directions(q), _directions(p), atol=1e-6)
-            assert abs(q[:, aug.FEET, 1].min() - p[:, aug.FEET, 1].min()) < 1e-9  # feet stay on the floor
-            ratio = aug.bone_lengths(q) / aug.bone_lengths(p)  # one factor per segment, left and right alike
+            assert abs(q[:, FEET, 1].min() - p[:, FEET, 1].min()) < 1e-9  # feet stay on the floor
+            ratio = bone_lengths(q) / bone_lengths(p)  # one factor per segment, left and right alike
             for name in ("knee", "ankle", "elbow", "wrist"):
                 assert ratio[JOINTS.index(f"left_{name}") - 1] == pytest.approx(
                     ratio[JOINTS.index(f"right_{name}") - 1]
@@ -102,7 +103,7 @@ def test_augment_is_seeded_and_gives_valid_features(clips):
         assert not np.array_equal(a, aug.augment(p, np.random.default_rng(k + 100)))
         features = motion_features(a, TARGET_FPS)
         assert np.isfinite(features).all() and len(features) >= 1
-        assert abs(a[:, aug.FEET, 1].min()) < 1e-9  # placed: feet on the floor
+        assert abs(a[:, FEET, 1].min()) < 1e-9  # placed: feet on the floor
     with pytest.raises(ValueError, match="unknown augment key"):
         aug.AugmentConfig.from_dict({"tempo": 0.5, "speed": 1.0})
     assert aug.AugmentConfig.from_dict({"height": [1.5, 1.8]}).height == (1.5, 1.8)
