@@ -1,6 +1,6 @@
 """Video -> motion search through body pose vs the frame encoder, on rendered test-split clips.
 
-    python -m bench.video_pose [--dataset DIR] [--bundle build/bundle] [--clips 100] [--size 256]
+    python -m bench.video_pose [--dataset DIR] [--bundle build/bundle] [--clips 100] [--size 256] [--split test]
 
 Gallery: every test-split clip of the dataset (``dataset.splits``), each encoded by the bundle's motion
 encoder from its BVH on the reference body (``motion.body``), as the server indexes it. Queries: ``--clips``
@@ -17,8 +17,9 @@ R@5 (the clip itself), per camera angle and over all (with the label R@1 spread:
 worst's); ``sides_swapped``: queries whose first hit is the clip's action with left and right swapped
 (``motion.mirror.mirror_label``: the body read as facing the other way); and how far the pose path's body
 travels against the clip's own (``root_travel``: the median ratio of start-to-end distances, over the clips
-that travel at least ``TRAVEL_MIN`` metres). Writes ``bench/results/video_pose.json`` with the sample size
-and the machine. The SearchVideo latency of the pose path is ``bench.video_latency``'s.
+that travel at least ``TRAVEL_MIN`` metres). ``--split val`` searches and queries the validation split
+instead (choosing between models without the test split). Writes ``bench/results/video_pose.json`` with the
+sample size and the machine. The SearchVideo latency of the pose path is ``bench.video_latency``'s.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.video_pose", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=os.environ.get("MOTIONSEARCH_DATASET"))
     parser.add_argument("--bundle", type=Path, default=ROOT / "build" / "bundle")
-    parser.add_argument("--clips", type=int, default=100, help="test clips rendered as queries")
+    parser.add_argument("--clips", type=int, default=100, help="clips of the split rendered as queries")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="the split searched and queried: val to choose models, test to report")  # fmt: skip
     parser.add_argument("--size", type=int, default=256, help="rendered frame size (pixels)")
     parser.add_argument("--out", type=Path, help="result file (default bench/results/video_pose.json)")
     args = parser.parse_args(argv)
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--dataset (or MOTIONSEARCH_DATASET) is required")
     clips = find_clips(args.dataset)
     splits = assign_splits(clips)
-    test = [c for c in clips if splits[c.id] == "test"]
+    test = [c for c in clips if splits[c.id] == args.split]
     encoders = Encoders.open(args.bundle)
     aggregation = Similarity.of(encoders.bundle).aggregation
     estimator = PoseEstimator()
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "bundle": str(args.bundle),
-        "gallery": f"test split: {len(test)} clips, motion encoder",
+        "gallery": f"{args.split} split: {len(test)} clips, motion encoder",
         "sample": {
             "clips": len(picks),
             "views": list(VIEWS),
