@@ -366,14 +366,16 @@ def pose_bars(sample: str, files: tuple[str, str | None], protocol: str) -> list
 # (sample, (shipped file, b6dea7c file or None), protocol) of each recorded bench.video_pose run
 POSE_SAMPLES = [
     ("100 clips", POSE, "rendered test clips from front, side and 45 degrees against the 428 test clips; `python -m "
-     "bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`)"),
-    ("whole test split, 428 clips", ("bench/results/video_pose-test-split.json", None),
-     "as above, every test clip a query (`--clips 428`)"),
-    *[(f"whole test split at {px} px", (f"bench/results/video_pose-test-split-{px}px.json", None),
-       f"as above, every test clip a query, the frames rendered at {px} px (`--clips 428 --size {px}`)")
+     "bench.video_pose`; shipped: the bundle's pose encoder (`model/weights/default/pose`, stage 6)"),
+    ("100 clips at 480 px", ("bench/results/video_pose-480px.json", None),
+     "as above, the frames rendered at 480 px instead of 256 (`--clips 100 --size 480`)"),
+    ("whole test split, 428 clips, stage 5", ("bench/results/video_pose-test-split.json", None),
+     "as above, every test clip a query (`--clips 428`), measured with the pose encoder shipped before (stage 5)"),
+    *[(f"whole test split at {px} px, stage 5", (f"bench/results/video_pose-test-split-{px}px.json", None),
+       f"as above, every test clip a query, the frames rendered at {px} px (`--clips 428 --size {px}`), stage 5")
       for px in (160, 480)],
-    *[(f"100 clips at {px} px", (f"bench/results/video_pose-{px}px.json", None),
-       f"as above, the frames rendered at {px} px instead of 256 (`--clips 100 --size {px}`)") for px in (160, 480)],
+    ("100 clips at 160 px, stage 5", ("bench/results/video_pose-160px.json", None),
+     "as above, the frames rendered at 160 px (`--clips 100 --size 160`), stage 5"),
 ]  # fmt: skip
 
 
