@@ -8,6 +8,7 @@ The flow, one module a step:
     canonical           units, up axis, fps, floor and facing -> CanonicalMotion
     features            263-d HumanML3D-style features per frame transition
     body_parts          the 8 body parts as feature columns (body_parts.json)
+    body                the reference body every indexed or queried motion is encoded on
     normalize           mean / std fitted on the training split
     mirror              left/right mirror of positions, features, BVH and labels
     resample            fps changes and the 196-frame window policy
