@@ -33,8 +33,9 @@ import numpy as np
 
 from bench.common import write_result
 from model.metrics import ranks, relevance, summarize
-from motion.body import reference_features
+from motion.body import to_reference
 from motion.canonical import load_canonical
+from motion.features import motion_features
 from motion.mirror import mirror_label
 from motion.render import framing_camera, render_frames
 from motion.skeleton import INDEX
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     for clip in test:
         motion = load_canonical(clip.path)
         motions[clip.id] = motion
-        gallery.append(encoders.encode_motion(reference_features(motion.positions)[0]))
+        gallery.append(encoders.encode_motion(motion_features(to_reference(motion.positions), motion.fps)))
     gallery_s = time.perf_counter() - started
     picks = [test[i] for i in np.linspace(0, len(test) - 1, min(args.clips, len(test))).round().astype(int)]
     n_video = encoders.bundle.preprocessing.video.frames

@@ -82,21 +82,31 @@ def fit(motions: list[np.ndarray]) -> dict[str, float]:
     return {name: round(float(v), 5) for name, v in zip(JOINTS[1:], lengths)}
 
 
-def main(argv: list[str] | None = None) -> int:
+FIT_CLIPS = 150  # clips a fit reads, spread over the sorted folder
+
+
+def spread_motions(source: Path, clips: int = FIT_CLIPS) -> list[np.ndarray]:
+    """Canonical positions of ``clips`` BVH files spread evenly over the sorted files under ``source``: what
+    ``python -m motion.body fit`` and ``python -m pose.skeleton fit`` fit the reference body and torso to."""
     from motion.canonical import load_canonical
 
+    paths = sorted(Path(source).rglob("*.bvh"))
+    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(clips, len(paths))).round().astype(int)]
+    return [load_canonical(p).positions for p in paths]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m motion.body", description="fit the reference body")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("fit", help="mean bone lengths of BVH clips -> reference_body.json")
     cmd.add_argument("source", type=Path, help="a folder of BVH clips (e.g. the dataset)")
-    cmd.add_argument("--clips", type=int, default=150, help="clips spread over the sorted folder")
+    cmd.add_argument("--clips", type=int, default=FIT_CLIPS, help="clips spread over the sorted folder")
     args = parser.parse_args(argv)
-    paths = sorted(args.source.rglob("*.bvh"))
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.clips, len(paths))).round().astype(int)]
+    motions = spread_motions(args.source, args.clips)
     reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    reference.update(clips=len(paths), lengths=fit([load_canonical(p).positions for p in paths]))
+    reference.update(clips=len(motions), lengths=fit(motions))
     REFERENCE.write_text(json.dumps(reference, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {REFERENCE} from {len(paths)} clips")
+    print(f"wrote {REFERENCE} from {len(motions)} clips")
     return 0
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from motion.body import reference_lengths
+from motion.body import FIT_CLIPS, reference_lengths, spread_motions
 from motion.canonical import place
 from motion.resample import TARGET_FPS, resample_positions
 from motion.skeleton import INDEX, JOINTS, N_JOINTS, PARENTS
@@ -207,19 +207,15 @@ def track_positions(world: np.ndarray, found: np.ndarray, fps: float, template: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from motion.canonical import load_canonical
-
     parser = argparse.ArgumentParser(prog="python -m pose.skeleton", description="fit the skeleton template")
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="mean torso offsets of BVH clips -> template.json")
     fit.add_argument("source", type=Path, help="a folder of BVH clips (e.g. the dataset)")
-    fit.add_argument("--clips", type=int, default=150, help="clips spread over the sorted folder")
+    fit.add_argument("--clips", type=int, default=FIT_CLIPS, help="clips spread over the sorted folder")
     args = parser.parse_args(argv)
-    paths = sorted(args.source.rglob("*.bvh"))
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.clips, len(paths))).round().astype(int)]
-    template = fit_template([load_canonical(p).positions for p in paths])
-    TEMPLATE.write_text(json.dumps(template, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {TEMPLATE} from {len(paths)} clips")
+    motions = spread_motions(args.source, args.clips)
+    TEMPLATE.write_text(json.dumps(fit_template(motions), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {TEMPLATE} from {len(motions)} clips")
     return 0
 
 
