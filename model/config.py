@@ -54,6 +54,9 @@ class FinetuneConfig:
     distill_weight: float = 1.0
     distill_mse: float = 1.0
     text_geometry: float = 0.0  # weight of model.finetune.text_geometry (only when the text encoder learns)
+    # which motions a caption is a positive of in the motion-text loss: "labels" (every motion with the item's
+    # labels) or "instance" (a kinematic or combined caption: its own motion alone; RetrievalData.positives)
+    caption_positives: str = "labels"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
@@ -61,6 +64,8 @@ class FinetuneConfig:
         reject_unknown(cls, data, "finetune")
         config = cls(**{k: v for k, v in data.items() if k != "augment"})
         config.augment = AugmentConfig.from_dict(data.get("augment", {}))
+        if config.caption_positives not in ("labels", "instance"):
+            raise ValueError(f"finetune: caption_positives {config.caption_positives!r} is not labels or instance")
         if "motion" not in config.modalities or not set(config.train) <= set(config.modalities):
             raise ValueError(f"finetune: modalities {config.modalities} must hold motion and every trained one")
         return config

@@ -96,11 +96,25 @@ class RetrievalData:
         entry = self.annotations[item]
         return entry.content, entry.style
 
-    def positives(self, items: list[str]) -> torch.Tensor:
-        """(N, N) bool: the same item, or the same (content, style)."""
+    def positives(self, items: list[str], texts: list[str] | None = None) -> torch.Tensor:
+        """(N, N) bool: the same item, or the same (content, style).
+
+        With ``texts`` (the caption each item drew, :meth:`augmented_batch`'s ``TEXTS``), ``[i, j]`` says
+        whether item j's caption is true of item i's motion: a label caption of every motion with its
+        labels, a kinematic or combined caption (what this clip's body does) of its own motion alone and
+        of any whose item drew the same words, so it teaches the instance, not the label."""
         keys = [self.labels(i) for i in items]
-        same = [[a == b for b in keys] for a in keys]
-        return torch.tensor(same) | torch.eye(len(items), dtype=torch.bool)
+        same = torch.tensor([[a == b for b in keys] for a in keys]) | torch.eye(len(items), dtype=torch.bool)
+        if texts is None:
+            return same
+        says_labels = torch.tensor([self.caption_kinds[i].get(t, LABEL) == LABEL for i, t in zip(items, texts)])
+        same_text = torch.tensor([[a == b for b in texts] for a in texts])
+        return (same & says_labels[None, :]) | same_text
+
+    @cached_property
+    def caption_kinds(self) -> dict[str, dict[str, str]]:
+        """item -> caption text -> its kind (``dataset.annotations.KINDS``)."""
+        return {i: {a.text: a.kind for a in self.annotations[i].annotations} for i in self.items}
 
     @cached_property
     def joints(self) -> dict[str, np.ndarray]:
@@ -149,7 +163,8 @@ class RetrievalData:
     def augmented_batch(self, items: list[str], rng: random.Random, np_rng: np.random.Generator,
                         config: AugmentConfig, share: float) -> dict:  # fmt: skip
         """:meth:`batch` plus ``clean``: every item's clean crop, while ``motion`` holds the same crop
-        augmented for a ``share`` of the items (drawn per item), clean for the rest."""
+        augmented for a ``share`` of the items (drawn per item), clean for the rest; and ``TEXTS``, the
+        caption each item drew (for :meth:`positives`; not an input)."""
         starts = [self.crop_start(i, rng) for i in items]
         clean = [self.motions[i][s : s + self.max_frames] for i, s in zip(items, starts, strict=True)]
         student = [self.augmented(i, s, np_rng, config) if np_rng.random() < share else c
@@ -158,6 +173,8 @@ class RetrievalData:
         keys = [self.keys(item, rng, View()) for item in items]
         for modality in keys[0]:
             out[modality] = pad([self.stores[modality][k[modality]] for k in keys], PAD_MULTIPLE[modality])
+        if "text" in keys[0]:
+            out[TEXTS] = [k["text"] for k in keys]
         return out
 
     def keys(self, item: str, rng: random.Random | None, view: View) -> dict[str, str]:
@@ -196,6 +213,8 @@ class RetrievalData:
         rng.shuffle(order)
         return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
 
+
+TEXTS = "texts"  # augmented_batch's key of the drawn captions
 
 # Padded lengths are rounded up to these (within every modality's maximum: 196 motion frames, 32 text
 # tokens): few distinct shapes keep the CPU kernels' per-shape caches, and so memory, small.

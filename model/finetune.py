@@ -7,7 +7,9 @@ where that motion's tokens belong. The *student* (whose motion encoder may start
 ``finetune.student``, e.g. a second stage of the pose encoder) sees the same crop, augmented for most items
 (``motion.augment``: another body, tempo, facing wobble, joint noise, the pose-from-video rebuild), and learns
 
-* the model's KL contrastive loss (Eq. 8 similarity, label positives) against the frozen text encoder;
+* the model's KL contrastive loss (Eq. 8 similarity, label positives) against the frozen text encoder; with
+  ``caption_positives: instance`` a kinematic or combined caption (what this clip's body does) is a positive of
+  its own motion only (``RetrievalData.positives``), so those captions teach the instance, not the label;
 * the same loss between its tokens and the teacher's over the batch (self-distillation: an augmented motion
   still finds its clean self);
 * the squared distance of its pooled embedding to the teacher's (the library's stored tokens stay valid);
@@ -58,8 +60,10 @@ def text_geometry(text: Tokens, states: torch.Tensor, mask: torch.Tensor) -> tor
 
 
 def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positives: torch.Tensor,
-           config: FinetuneConfig) -> dict:  # fmt: skip
-    """The fine-tuning loss and its parts for one :meth:`RetrievalData.augmented_batch`."""
+           config: FinetuneConfig, text_positives: torch.Tensor | None = None) -> dict:  # fmt: skip
+    """The fine-tuning loss and its parts for one :meth:`RetrievalData.augmented_batch`: ``positives`` (the same
+    labels) for motion against motion and other modalities, ``text_positives`` (motion i, caption j; default
+    ``positives``) for motion against text."""
     scale = model.log_scale.clamp(max=math.log(100.0)).exp().detach()
     with torch.set_grad_enabled("motion" in config.train):
         student = model.encoders["motion"](*batch["motion"])
@@ -69,7 +73,8 @@ def losses(model: MotionSearchModel, teacher: MotionEncoder, batch: dict, positi
             continue
         with torch.set_grad_enabled(m in config.train):
             other = model.encoders[m](*batch[m])
-        parts[f"motion-{m}"] = config.text_weight * kl_contrastive(scale * model.similarity(student, other), positives)
+        targets = text_positives if m == "text" and text_positives is not None else positives
+        parts[f"motion-{m}"] = config.text_weight * kl_contrastive(scale * model.similarity(student, other), targets)
         if m == "text" and "text" in config.train and config.text_geometry:
             parts["text_geometry"] = config.text_geometry * text_geometry(other, *batch["text"])
     if config.distill_weight or config.distill_mse:  # (a text-only stage has nothing to distil on the motion side)

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from common.files import git_commit, write_atomic
 from model import finetune
 from model.config import Config, load_config, read_yaml
-from model.data import RetrievalData
+from model.data import TEXTS, RetrievalData
 from model.evaluate import augmented_retrieval, evaluate, headline
 from model.load import load_run, part_columns
 from model.modeling import MotionSearchModel
@@ -128,9 +128,15 @@ def train(config: Config, run: Path, resume: bool = False) -> dict:
             batch = pending.result()
             if step + 1 < len(batches):  # the next batch is made while this one trains
                 pending = prefetch.submit(load, batches[step + 1])
+            texts = batch.pop(TEXTS, None)
             inputs = {m: (x.to(device), mask.to(device)) for m, (x, mask) in batch.items()}
             positives = train_data.positives(items).to(device)
-            out = finetune.losses(model, teacher, inputs, positives, ft) if ft else net(inputs, positives)
+            if ft:
+                instance = ft.caption_positives == "instance"
+                by_caption = train_data.positives(items, texts).to(device) if instance else None
+                out = finetune.losses(model, teacher, inputs, positives, ft, by_caption)
+            else:
+                out = net(inputs, positives)
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             torch.nn.utils.clip_grad_norm_(trained, config.train.grad_clip)

@@ -42,6 +42,37 @@ def test_cached_batches_line_up_with_items(demo_dataset):
     assert not torch.equal(fixed["speech"][0], clean["speech"][0])
 
 
+def test_a_kinematic_caption_is_a_positive_of_its_own_motion_only(demo_dataset):
+    """Instance positives (``finetune.caption_positives: instance``): column j is item j's drawn caption; a label
+    caption is true of every motion with its labels, a kinematic or combined one of its own motion alone."""
+    from dataset.annotations import COMBINED, KINEMATIC, LABEL
+    from model.data import TEXTS
+    from motion.augment import AugmentConfig
+
+    data = RetrievalData(demo_dataset, "train", ["motion", "text"])
+    groups: dict[tuple[str, str], list[str]] = {}
+    for item in data.items:
+        if all(data.annotations[item].texts(None, (k,)) for k in (LABEL, KINEMATIC, COMBINED)):
+            groups.setdefault(data.labels(item), []).append(item)
+    items = [i for g in groups.values() if len(g) > 1 for i in g[:2]][:8]  # pairs that share their labels
+    assert len(items) >= 4
+    kinds = [LABEL, KINEMATIC, COMBINED, LABEL, KINEMATIC, LABEL, LABEL, COMBINED][: len(items)]
+    texts = [data.annotations[i].texts(None, (k,))[0] for i, k in zip(items, kinds)]
+    positives = data.positives(items, texts)
+    by_labels = data.positives(items)
+    for i in range(len(items)):
+        for j in range(len(items)):
+            expected = bool(by_labels[i, j]) if kinds[j] == LABEL else (i == j or texts[i] == texts[j])
+            assert bool(positives[i, j]) == expected, (i, j, kinds[j])
+    assert positives.diagonal().all()
+    assert by_labels.sum() > positives.sum()  # the demo has items sharing labels: kinematic columns lose them
+    batch = data.augmented_batch(items, random.Random(0), np.random.default_rng(0), AugmentConfig(), 0.0)
+    drawn = batch.pop(TEXTS)
+    assert [t in data.annotations[i].texts() for i, t in zip(items, drawn)] == [True] * len(items)
+    assert torch.equal(batch["text"][0][0, : len(data.stores["text"][drawn[0]])], torch.from_numpy(
+        np.asarray(data.stores["text"][drawn[0]], dtype=np.float32)))  # fmt: skip
+
+
 def test_the_model_fits_a_batch_of_real_data(demo_dataset):
     """A few steps on one batch drive the contrastive loss well down: the model and data are wired right."""
     torch.manual_seed(0)
