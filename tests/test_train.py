@@ -267,7 +267,7 @@ def test_finetune_trains_only_the_motion_encoder_on_augmented_motion(tmp_path, d
     data = RetrievalData(demo_dataset, "train", ["motion", "text"])
     items = data.items[:4]
     same = data.augmented_batch(items, random.Random(0), np.random.default_rng(0), AugmentConfig(), share=0.0)
-    assert set(same) == {"motion", "clean", "text"} and torch.equal(same["motion"][0], same["clean"][0])
+    assert set(same) == {"motion", "clean", "text", "texts"} and torch.equal(same["motion"][0], same["clean"][0])
     changed = data.augmented_batch(items, random.Random(0), np.random.default_rng(0), AugmentConfig(), share=1.0)
     assert torch.equal(changed["clean"][0], same["clean"][0])
     assert not torch.equal(changed["motion"][0], same["motion"][0])
