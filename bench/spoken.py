@@ -4,8 +4,9 @@
                            [--voices ID,ID] [--per-split N] [--cache DIR]
 
 Every query of ``eval/queries.jsonl`` is spoken by each of the test-only voices (``dataset.voices``,
-neutral prosody: deterministic) and transcribed with Whisper tiny.en (``preprocess.asr``, as the server
-does); audio and transcripts are cached under ``build/spoken/`` (git-ignored), so a rerun only scores.
+neutral prosody: deterministic) and transcribed with Whisper tiny.en primed with the motion vocabulary
+(``preprocess.asr.search_prompt``), as the server does; audio and transcripts are cached under
+``build/spoken/`` (git-ignored), so a rerun only scores.
 Over the library ``bench.fusion`` indexes (mirrors left out) each utterance is ranked:
 
     speech        the end-to-end speech encoder alone (the server without ASR)
@@ -40,7 +41,7 @@ from dataset.asr import word_accuracy
 from dataset.speech import read_audio, synthesize, write_flac
 from dataset.voices import voices_for
 from eval.freeform import SPLITS, load_queries, score
-from preprocess.asr import Transcriber
+from preprocess.asr import Transcriber, search_prompt
 from server.fusion import DEFAULT, SPEECH
 from server.index import Ranking, SearchFilter
 from server.serve import ROOT
@@ -63,12 +64,13 @@ def utterances(queries, voices, cache: Path = CACHE) -> dict[tuple[str, str], np
 
 
 def transcripts(audio: dict, transcriber: Transcriber, cache: Path = CACHE) -> dict[tuple[str, str], str]:
-    """The ASR transcript of every utterance, cached beside the audio (keyed by the audio's hash)."""
+    """The ASR transcript of every utterance, cached beside the audio (keyed by the audio's and the prompt's
+    hash)."""
     path = cache / "transcripts.json"
     known = json.loads(path.read_text()) if path.exists() else {}
     out = {}
     for key, samples in audio.items():
-        digest = hashlib.sha1(samples.tobytes()).hexdigest()
+        digest = hashlib.sha1(samples.tobytes() + (transcriber.prompt or "").encode()).hexdigest()
         if digest not in known:
             known[digest] = transcriber.transcribe(samples)
             path.write_text(json.dumps(known, indent=0, sort_keys=True))
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not voices:
         parser.error(f"--voices {args.voices}: no test-only voice of that id ({[v.id for v in voices_for('test')]})")
     queries = [q for split in SPLITS for q in load_queries(split=split)[: args.per_split]]
-    transcriber = Transcriber(args.asr_threads)
+    transcriber = Transcriber(args.asr_threads, search_prompt())
     audio = utterances(queries, voices, args.cache)
     heard = transcripts(audio, transcriber, args.cache)
 

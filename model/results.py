@@ -337,10 +337,10 @@ class Bar:
 FREEFORM = "eval/queries.jsonl test part (130 queries, never tuned on), whole library, mirrors left out"
 # (the shipped model's file, the b6dea7c model's)
 GENERAL = ("docs/results/generalization-kinematic-text.json", "docs/results/generalization-b6dea7c.json")
-FUSION = ("bench/results/fusion-kinematic-text.json", "bench/results/fusion.json")
+FUSION = ("bench/results/fusion-action.json", "bench/results/fusion.json")
 POSE = ("bench/results/video_pose.json", "bench/results/video_pose-b6dea7c-100clips.json")
 RIGS = ("docs/results/rig-transfer-kinematic-text.json", "docs/results/rig-transfer.json")
-SPOKEN = ("bench/results/spoken-kinematic-text.json", "bench/results/spoken.json")
+SPOKEN = ("bench/results/spoken-action.json", "bench/results/spoken.json")
 TOKENS = ("docs/results/generalization-kinematic-text.json", "docs/results/compressed-tokens-16bit.json")
 CROSS = ("docs/results/cross-source-kinematic-text.json", "docs/results/cross-source-b6dea7c.json")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
@@ -390,7 +390,8 @@ BARS = [
         "as above, the learned Eq. 8 ranking without metadata"),
     Bar("Free-form queries spoken, top-5 content (`serve --asr`)", ("test", "shipped", "top5"),
         *SPOKEN, "the same queries spoken by the five test-only voices (815 utterances), "
-        "end-to-end speech fused with the Whisper tiny.en transcript; `python -m bench.spoken`", at_least=80.0),
+        "end-to-end speech fused with the Whisper tiny.en transcript (primed with the motion vocabulary); "
+        "`python -m bench.spoken`", at_least=80.0),
     Bar("Free-form queries spoken, top-5 content (speech model alone, the default server)", ("test", "speech", "top5"),
         *SPOKEN, "as above, without speech recognition", at_least=80.0),
     Bar("Label R@1, text->motion descriptive, test split (in distribution)", ("splits", "test", "results",
@@ -494,7 +495,9 @@ def sections() -> str:
              "speech and video encoders re-aligned (*Re-aligning the speech encoder*) and its text encoder trained "
              "on what each clip's body does (*Stage 3: kinematic captions as instance positives*; its motion encoder "
              "is the robust fine-tune's, so the rows that use only motion were measured on it), with its pose encoder "
-             "(`model/weights/default/pose`, *The pose encoder*) for video through body pose; "
+             "(`model/weights/default/pose`, *The pose encoder*) for video through body pose; the free-form rows "
+             "are the server's ranking, whose metadata vectors blend in each clip's action (`server.metadata`, "
+             "docs/server.md); "
              f"*{BASELINE} model*: the model shipped at main {BASELINE} (`model/weights/speech-avgpool`), which "
              "the tables above (generated from the ablation runs) call the shipped model. *Not measured*: no "
              "recorded run of that model.", "",

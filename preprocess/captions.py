@@ -46,6 +46,15 @@ def styles() -> list[str]:
     return sorted(grammar()["styles"])
 
 
+def action_phrases(content: str) -> tuple[str, ...]:
+    """Every way the grammar says ``content``'s action, third person ("call" -> "calls someone over", "beckons
+    someone to come over", ...); a ``CaptionError`` for a content it does not know."""
+    try:
+        return tuple(forms[1] for forms in grammar()["contents"][content]["actions"])
+    except KeyError:
+        raise CaptionError(f"unknown content label {content!r}") from None
+
+
 @cache
 def all_captions(content: str, style: str, register: str) -> tuple[str, ...]:
     """Every caption the grammar can say for these labels, sorted."""

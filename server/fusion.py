@@ -39,7 +39,9 @@ class Fusion:
 
 # chosen by ``python -m bench.fusion`` on the validation queries over the full Bandai Namco library with the shipped
 # text encoder (top-5 93.9 %, tied with weighted 0.5; top-1 84.8 % against 81.8 %):
-# bench/results/fusion-kinematic-text.json (weighted 0.5 was chosen the same way for the models before it)
+# bench/results/fusion-kinematic-text.json (weighted 0.5 was chosen the same way for the models before it); kept
+# with the action blended into the metadata vector (server.metadata.ACTION_SHARE), where it ties weighted 0.5 and
+# 0.85 and rrf 0.7 on validation (top-5 100 %, top-1 93.9 %): bench/results/fusion-action.json
 DEFAULT = Fusion("weighted", 0.7)
 
 Ranked = list[tuple[str, float]]  # (key, score), best first
@@ -69,5 +71,7 @@ def fuse(learned: Ranked, metadata: Ranked, fusion: Fusion = DEFAULT) -> Ranked:
 # a spoken query with speech recognition: the end-to-end speech ranking fused with its transcript's ranking as typed
 # (learned + metadata at DEFAULT); ``weight`` is the transcript's share. Chosen by ``python -m bench.spoken`` on the
 # validation queries spoken by the five test-only voices (top-5 79.4 %, the transcript alone 78.2 %, speech alone
-# 55.8 %): bench/results/spoken.json
+# 55.8 %): bench/results/spoken.json. With the metadata's action string and the primed recogniser it scores top-1 /
+# top-5 77.6 / 85.5 % there; rrf at 0.5 reaches 87.9 % top-5 but 54.5 % top-1, so this one stays:
+# bench/results/spoken-action.json
 SPEECH = Fusion("weighted", 0.7)

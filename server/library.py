@@ -47,7 +47,7 @@ from motion.rigs import RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
-from server.metadata import describe, folders, mirrored, motion_caption
+from server.metadata import action_text, describe, folders, metadata_vectors, mirrored, motion_caption
 from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -219,7 +219,7 @@ class Library:
                                     "motion_caption": mirrored(facts["motion_caption"])}  # fmt: skip
         meta = (None, None)
         if text and self.index.meta_dim and self.encoders.sentence_dim:
-            meta = tuple(self.encoders.encode_sentences([text, mirrored(text)]))
+            meta = metadata_vectors(self.encoders.encode_sentences, text, action_text(clip.metadata))
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
         records = []
         for window, (span, a, b) in enumerate(zip(spans, own, mirrored_windows)):

@@ -38,7 +38,7 @@ from motion.rigs import RigError, RigMap
 from motion.sources import folder_clips
 from motionsearch.v1 import motionsearch_pb2 as pb
 from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
-from preprocess.asr import ASRError, Transcriber, model_path
+from preprocess.asr import ASRError, Transcriber, model_path, search_prompt
 from server.auth import TokenAuth, check_exposure
 from server.encoders import Encoders
 from server.index import INDEX_LAYOUT, open_index
@@ -149,7 +149,7 @@ def load_asr(enabled: bool = True) -> Transcriber | None:
                  "end-to-end speech only")  # fmt: skip
         return None
     try:
-        asr = Transcriber(threads=ASR_THREADS).load()
+        asr = Transcriber(threads=ASR_THREADS, prompt=search_prompt()).load()
     except ASRError as error:
         log.warning("speech recognition unavailable (%s): spoken search is end-to-end speech only", error)
         return None

@@ -20,7 +20,15 @@ from server.encoders import Encoders
 from server.fusion import Fusion, fuse
 from server.index import SearchFilter, open_index
 from server.library import ClipInfo, Library
-from server.metadata import describe, folders, label_words, metadata_text, mirrored
+from server.metadata import (
+    action_text,
+    describe,
+    folders,
+    label_words,
+    metadata_text,
+    metadata_vectors,
+    mirrored,
+)
 from server.serve import build_server, source_clips
 from server.service import Limits
 
@@ -55,6 +63,24 @@ def test_metadata_strings():
     assert metadata_text("A person waves.", "", "wave left hand") == "A person waves. wave left hand"
     assert mirrored("Wave the LEFT hand, then the right; leftover") == "Wave the RIGHT hand, then the left; leftover"
     assert folders("a/b/c") == ["a", "a/b", "a/b/c"] and folders(".") == [] and folders("") == []
+
+
+def test_the_action_string_weighs_in_the_metadata_vector(onnx_bundle):
+    call = action_text(ClipMetadata("take", content="call", style="tired"))
+    assert call.startswith("call. ") and "beckons someone to come over" in call and "tired" not in call
+    assert action_text(ClipMetadata(content="basketball-dribble")) == "basketball dribble"  # a label of its own
+    assert action_text(ClipMetadata("take", "A described take.")) == ""
+    encode = Encoders.open(onnx_bundle).encode_sentences
+    text = describe(ClipMetadata(content="walk-left", style="tired"))
+    action = action_text(ClipMetadata(content="walk-left"))
+    own, mirror = metadata_vectors(encode, text, action)
+    plain, action_vector = encode([text, action])
+    assert abs(float(own @ own) - 1) < 1e-5 and abs(float(mirror @ mirror) - 1) < 1e-5
+    assert float(own @ action_vector) > float(plain @ action_vector) + 0.05  # the action pulls the vector
+    swapped = metadata_vectors(encode, mirrored(text), mirrored(action))[0]
+    assert float(mirror @ swapped) > 0.9999  # the mirror's is the swapped words'
+    bare = metadata_vectors(encode, "take fourteen", "")
+    assert float(bare[0] @ encode(["take fourteen"])[0]) > 0.9999  # no action: the words alone
 
 
 def test_the_free_form_query_set():
