@@ -12,7 +12,8 @@ best validation score (top-5, then top-1, then the shipped default among setting
 the one reported as ``fused`` on the test queries and the one the server ships as
 ``server.fusion.DEFAULT`` (this file records which). Also measured: the metadata stage's latency as the
 index runs it (an exact scan of the ``meta`` vectors in Qdrant Edge, with the filter) beside a
-numpy scan of the same vectors held in memory.
+numpy scan of the same vectors held in memory. Swept too, at the shipped fusion setting: the action's share of
+each clip's metadata vector (``SHARES``; ``server.metadata.ACTION_SHARE`` is the one chosen on validation).
 
 With ``--no-words`` every clip is indexed without its words (no labels, names, description or tags:
 a library of numbered takes), so its metadata is only what the kinematic captioner says its body does;
@@ -38,11 +39,13 @@ from eval.freeform import load_queries, score
 from exporter.bundle import Bundle
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
-from server.fusion import DEFAULT, Fusion
+from server.fusion import DEFAULT, Fusion, fuse
 from server.index import SearchFilter
 from server.library import Library
+from server.metadata import ACTION_SHARE, action_text, blend
 from server.serve import ROOT, open_library, source_clips
 
+SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # the action's share of the metadata vector (server.metadata)
 GRID = [Fusion("rrf", w, k) for k in (10.0, 60.0) for w in (0.3, 0.5, 0.7, 0.85)] + [
     Fusion("weighted", w) for w in (0.3, 0.5, 0.7, 0.85)
 ]
@@ -83,6 +86,35 @@ def scored_library(args: argparse.Namespace, no_words: bool = False) -> tuple[En
     if not library.has_metadata:
         raise SystemExit(f"the library at {library.folder} has no metadata vectors (a bundle without a sentence graph)")
     return encoders, library, content_of
+
+
+def action_shares(encoders: Encoders, library: Library, content_of: dict[str, str], queries: list,
+                  encoded: list, flt: SearchFilter, top: int) -> dict[str, dict]:  # fmt: skip
+    """Top-1/top-5 per split at the shipped fusion setting with every clip's metadata vector blended at each
+    share of ``SHARES`` (the server's rule, ``server.metadata.blend``, in numpy over the indexed clips): how
+    ``ACTION_SHARE`` was chosen."""
+    payloads = [library.record(key).payload for key in content_of]
+    texts = encoders.encode_sentences([p["metadata"] for p in payloads])
+    actions = [action_text(ClipMetadata(content=p["content"])) for p in payloads]
+    has_action = np.array([bool(a) for a in actions])
+    action_vectors = encoders.encode_sentences([a or "-" for a in actions])
+    keys, depth = list(content_of), max(library.index.depth()[0], top)
+    learned = [library.index.ranking(*query, top, flt).ranked for query, _ in encoded]
+    out = {}
+    for share in SHARES:
+        vectors = np.where(has_action[:, None], blend(texts, action_vectors, share), texts)
+        ranked = []
+        for (_, meta), first in zip(encoded, learned):
+            scores = vectors @ meta
+            best = np.argsort(-scores)[:depth]
+            fused = fuse(first, [(keys[i], float(scores[i])) for i in best], DEFAULT)
+            ranked.append([content_of[key] for key, _ in fused[:top]])
+        out[f"{share:g}"] = {}
+        for split in ("validation", "test"):
+            chosen = [i for i, q in enumerate(queries) if q.split == split]
+            scored = score([queries[i] for i in chosen], [ranked[i] for i in chosen])
+            out[f"{share:g}"][split] = {k: scored[k] for k in ("top1", "top5")}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -153,6 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
         },  # fmt: skip
     }
     result["words"] = not args.no_words
+    if not args.no_words:
+        result["action_shares"] = action_shares(encoders, library, content_of, queries, encoded, flt, args.top)
+        result["action_share_shipped"] = ACTION_SHARE
     path = write_result("fusion-no-words" if args.no_words else "fusion", result, args.out)
     for split, table in (("validation", result["validation"]), ("test", result["test"])):
         print(f"{split}: " + ", ".join(f"{n} top1 {s['top1']} top5 {s['top5']}" for n, s in table.items()))

@@ -27,8 +27,8 @@ from motion.sources import ClipMetadata, path_words
 from preprocess.captions import CaptionError, action_phrases
 
 # the action embedding's share of a clip's metadata vector; chosen by ``python -m bench.fusion`` on the validation
-# queries of eval/queries.jsonl (0.5: top-5 100 %, top-1 93.9 %, against 93.9 % and 84.8 % without the action
-# string; 0.8 lost a query at top 5): bench/results/fusion-action.json
+# queries of eval/queries.jsonl at the shipped fusion setting (``action_shares`` in bench/results/fusion-action.json:
+# top-5 100 %, top-1 93.9 %, tied with 0.35; 93.9 % and 84.8 % without the action)
 ACTION_SHARE = 0.5
 
 _SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
@@ -81,17 +81,20 @@ def action_text(m: ClipMetadata) -> str:
     return metadata_text(label_words(m.content), phrases)
 
 
+def blend(text: np.ndarray, action: np.ndarray, share: float = ACTION_SHARE) -> np.ndarray:
+    """Unit rows of ``(1 - share) * text + share * action`` (both (N, dim) unit sentence embeddings)."""
+    mixed = (1.0 - share) * text + share * action
+    return (mixed / np.maximum(np.linalg.norm(mixed, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def metadata_vectors(encode: Callable[[list[str]], np.ndarray], text: str, action: str) -> tuple[np.ndarray, ...]:
     """The metadata vectors of a clip and of its mirror (left and right swapped): ``encode`` (unit sentence
-    embeddings of a list of strings) of ``text``, blended with that of ``action`` at ``ACTION_SHARE`` and
-    normalised when there is one."""
+    embeddings of a list of strings) of ``text``, blended with that of ``action`` (:func:`blend`) when there
+    is one."""
     texts = [text, mirrored(text)] + ([action, mirrored(action)] if action else [])
     vectors = encode(texts)
-    if not action:
-        return vectors[0], vectors[1]
-    blend = (1.0 - ACTION_SHARE) * vectors[:2] + ACTION_SHARE * vectors[2:]
-    blend /= np.maximum(np.linalg.norm(blend, axis=1, keepdims=True), 1e-12)
-    return blend[0].astype(np.float32), blend[1].astype(np.float32)
+    mixed = blend(vectors[:2], vectors[2:]) if action else vectors
+    return mixed[0], mixed[1]
 
 
 def metadata_text(*pieces: str) -> str:

@@ -55,6 +55,10 @@ def test_fusion_smoke(tmp_path, onnx_bundle, demo_clips):
     assert saved["test"]["fused"] == result["test"]["fused"]
     assert all(0 <= s["top1"] <= s["top5"] <= 100 for s in saved["test"].values())
     assert saved["metadata_stage_p50_ms"]["qdrant_edge_exact"] > 0
+    # the share sweep replays the server's metadata vectors in numpy: at the shipped share it ranks as the index does
+    shipped = saved["action_shares"][f"{saved['action_share_shipped']:g}"]
+    assert set(saved["action_shares"]) == {f"{s:g}" for s in fusion.SHARES}
+    assert shipped["test"] == saved["grid_test"][fusion.label(fusion.DEFAULT)]
 
 
 def test_index_search_smoke(tmp_path):
