@@ -44,6 +44,12 @@ class Fusion:
 # 0.85 and rrf 0.7 on validation (top-5 100 %, top-1 93.9 %): bench/results/fusion-action.json
 DEFAULT = Fusion("weighted", 0.7)
 
+# a library whose clips mostly have no words of their own (numbered takes: no description, no content label;
+# ``Library.wordless``), where the metadata is the kinematic captioner's sentence of each clip: chosen by
+# ``python -m bench.fusion --no-words`` on the validation queries (top-5 69.7 %, the learned ranking alone 63.6 %,
+# DEFAULT 60.6 %): bench/results/fusion-no-words.json
+WORDLESS = Fusion("rrf", 0.5, 10.0)
+
 Ranked = list[tuple[str, float]]  # (key, score), best first
 
 

@@ -109,6 +109,12 @@ def _described(m: ClipMetadata) -> dict:
             "source_folder": m.source_folder}  # fmt: skip
 
 
+def _says_its_motion(payload: dict) -> bool:
+    """Whether a clip's own words say what it does (a description or a content label; ``server.metadata.describe``
+    adds the kinematic captioner's sentence to the others)."""
+    return bool(payload.get("description") or payload.get("content"))
+
+
 class Library:
     def __init__(self, folder: Path, index: MotionIndex, encoders: Encoders) -> None:
         self.folder = Path(folder)
@@ -120,11 +126,19 @@ class Library:
         clips = [r.payload for r in self._all() if not r.payload["mirror"]]
         self._by_sha = {p["sha256"]: p["id"] for p in clips}
         self._described = {p["id"] for p in clips if p.get("metadata")}  # clips with a metadata vector
+        self._wordless = {p["id"] for p in clips if p.get("metadata") and not _says_its_motion(p)}
 
     @property
     def has_metadata(self) -> bool:
         """Whether any clip carries metadata that text searches can rank (needs the bundle's sentence graph)."""
         return bool(self._described) and bool(self.index.meta_dim)
+
+    @property
+    def wordless(self) -> bool:
+        """Whether most clips with metadata have no words of their own for what they do (no description, no
+        content label: numbered takes), so their metadata is the kinematic captioner's sentence: text searches
+        then fuse it at ``server.fusion.WORDLESS``."""
+        return 2 * len(self._wordless) > len(self._described)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -229,8 +243,11 @@ class Library:
         if replaced is not None:
             self._by_sha.pop(replaced.payload["sha256"], None)
         self._by_sha[sha] = clip.id
+        self._wordless.discard(clip.id)
         if meta[0] is not None:
             self._described.add(clip.id)
+            if not _says_its_motion(payload):
+                self._wordless.add(clip.id)
         return payload
 
     def _refresh(self, clip: ClipInfo) -> None:
@@ -307,6 +324,7 @@ class Library:
             removed += self.index.delete([clip_id, MIRROR_PREFIX + clip_id])
             self._by_sha.pop(record.payload["sha256"], None)
             self._described.discard(clip_id)
+            self._wordless.discard(clip_id)
             stored = self.folder / "files" / f"{clip_id}.bvh"
             if stored.exists():
                 stored.unlink()

@@ -37,7 +37,7 @@ from preprocess.asr import Transcriber
 from preprocess.audio import SAMPLE_RATE, to_16k
 from preprocess.frames import sample_indices
 from server.fusion import DEFAULT as DEFAULT_FUSION
-from server.fusion import SPEECH, Fusion
+from server.fusion import SPEECH, WORDLESS, Fusion
 from server.index import Hit, SearchFilter
 from server.library import ClipInfo, Library, LibraryError, UnknownMotion, check_id
 from server.limits import (
@@ -133,13 +133,14 @@ def hit_message(hit: Hit, rank: int) -> pb.SearchHit:
 
 
 class MotionSearchServicer(pb_grpc.MotionSearchServicer):
-    def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion = DEFAULT_FUSION,
+    def __init__(self, library: Library, limits: Limits | None = None, fusion: Fusion | None = None,
                  asr: Transcriber | None = None, video_encoder: str = "pose") -> None:  # fmt: skip
         if video_encoder not in VIDEO_ENCODERS:
             raise ValueError(f"video encoder {video_encoder!r}: use one of {', '.join(VIDEO_ENCODERS)}")
         self.library = library
         self.limits = limits or Limits()
-        self.fusion = fusion  # how text searches fuse the metadata ranking when a request does not say
+        self.fusion = fusion  # how text searches fuse the metadata ranking when a request does not say (None: by
+        # the library, server.fusion.WORDLESS for a library of clips without words of their own, else DEFAULT)
         self.asr = asr  # speech recognition for spoken queries (None: end-to-end speech only)
         self.pose = PoseEstimator(providers=library.encoders.providers) if video_encoder == "pose" else None
         self.write_lock = threading.Lock()  # ingest and delete one at a time; searches run concurrently
@@ -174,7 +175,8 @@ class MotionSearchServicer(pb_grpc.MotionSearchServicer):
             return None
         if options.fusion == pb.FUSION_MODE_UNSPECIFIED and not self.library.has_metadata:
             return None
-        return replace(self.fusion, weight=options.fusion_weight) if options.fusion_weight else self.fusion
+        fusion = self.fusion or (WORDLESS if self.library.wordless else DEFAULT_FUSION)
+        return replace(fusion, weight=options.fusion_weight) if options.fusion_weight else fusion
 
     @staticmethod
     def _check_active(context) -> None:

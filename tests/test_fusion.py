@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -17,7 +18,7 @@ from motionsearch.v1 import motionsearch_pb2_grpc as pb_grpc
 from preprocess.captions import all_captions, styles
 from server.client import main as client_main
 from server.encoders import Encoders
-from server.fusion import Fusion, fuse
+from server.fusion import DEFAULT, WORDLESS, Fusion, fuse
 from server.index import SearchFilter, open_index
 from server.library import ClipInfo, Library
 from server.metadata import (
@@ -30,7 +31,7 @@ from server.metadata import (
     mirrored,
 )
 from server.serve import build_server, source_clips
-from server.service import Limits
+from server.service import Limits, MotionSearchServicer
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
@@ -152,6 +153,29 @@ def test_a_described_clip_ranks_first_with_fusion_and_fusion_changes_the_ranking
     mirror, own = library.record("Mtake_014").payload, library.record("take_014").payload
     assert mirror["metadata"] == mirrored(own["metadata"])
     assert mirror["motion_caption"] == mirrored(own["motion_caption"])
+
+
+def test_a_library_of_numbered_takes_fuses_at_the_wordless_setting(described, tmp_path):
+    _, labelled, _ = described
+    assert not labelled.wordless and MotionSearchServicer(labelled)._fusion(pb.SearchOptions()) == DEFAULT
+    encoders = labelled.encoders
+    index = open_index(f"edge:{tmp_path / 'index'}", encoders.dim, meta_dim=encoders.sentence_dim)
+    takes = Library(tmp_path, index, encoders)
+    clips = source_clips(DEMO)[0][:5]
+    takes.ingest([replace(c, metadata=ClipMetadata("take", source="takes")) for c in clips[:3]], progress=False)
+    assert takes.wordless and takes.has_metadata  # their metadata is what the kinematic captioner says
+    servicer = MotionSearchServicer(takes)
+    assert servicer._fusion(pb.SearchOptions()) == WORDLESS
+    assert servicer._fusion(pb.SearchOptions(fusion_weight=0.75)) == replace(WORDLESS, weight=0.75)
+    assert servicer._fusion(pb.SearchOptions(fusion=pb.FUSION_MODE_OFF)) is None
+    assert Library(tmp_path, index, encoders).wordless  # read back from the index
+    said = [ClipMetadata("take", "A person waves.", source="takes"), ClipMetadata("take", content="bow")]
+    takes.ingest([replace(c, metadata=m) for c, m in zip(clips[3:], said)], progress=False)
+    assert takes.wordless  # three of five have no words of their own
+    takes.delete([clips[0].id])
+    assert not takes.wordless  # two of four: not most
+    assert MotionSearchServicer(takes)._fusion(pb.SearchOptions()) == DEFAULT
+    index.close()
 
 
 def test_tag_and_folder_filters(described):
