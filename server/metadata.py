@@ -70,7 +70,7 @@ def motion_caption(positions: np.ndarray, fps: float = 20.0) -> str:
 
 
 def action_text(m: ClipMetadata) -> str:
-    """A clip's action alone, without style, side-free words or names: its content label in words and, for a
+    """A clip's action alone, without its style, description or names: its content label in words and, for a
     label the caption grammar knows, every phrase it has for it; "" for a clip without a content label."""
     if not m.content:
         return ""
