@@ -47,7 +47,15 @@ from motion.rigs import RigMap
 from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
-from server.metadata import action_text, describe, folders, metadata_vectors, mirrored, motion_caption
+from server.metadata import (
+    action_text,
+    describe,
+    folders,
+    metadata_vectors,
+    mirrored,
+    motion_caption,
+    says_its_motion,
+)
 from server.preview import Preview, render_preview
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -109,12 +117,6 @@ def _described(m: ClipMetadata) -> dict:
             "source_folder": m.source_folder}  # fmt: skip
 
 
-def _says_its_motion(payload: dict) -> bool:
-    """Whether a clip's own words say what it does (a description or a content label; ``server.metadata.describe``
-    adds the kinematic captioner's sentence to the others)."""
-    return bool(payload.get("description") or payload.get("content"))
-
-
 class Library:
     def __init__(self, folder: Path, index: MotionIndex, encoders: Encoders) -> None:
         self.folder = Path(folder)
@@ -126,7 +128,8 @@ class Library:
         clips = [r.payload for r in self._all() if not r.payload["mirror"]]
         self._by_sha = {p["sha256"]: p["id"] for p in clips}
         self._described = {p["id"] for p in clips if p.get("metadata")}  # clips with a metadata vector
-        self._wordless = {p["id"] for p in clips if p.get("metadata") and not _says_its_motion(p)}
+        self._wordless = {p["id"] for p in clips if p["id"] in self._described  # metadata: the motion caption alone
+                          and not says_its_motion(p.get("description"), p.get("content"))}  # fmt: skip
 
     @property
     def has_metadata(self) -> bool:
@@ -246,7 +249,7 @@ class Library:
         self._wordless.discard(clip.id)
         if meta[0] is not None:
             self._described.add(clip.id)
-            if not _says_its_motion(payload):
+            if not says_its_motion(clip.metadata.description, clip.metadata.content):
                 self._wordless.add(clip.id)
         return payload
 

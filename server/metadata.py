@@ -53,9 +53,15 @@ def describe(m: ClipMetadata, motion: str = "") -> str:
     its body does (:func:`motion_caption`). Chosen by ``python -m bench.fusion``: on a library of numbered takes
     (``--no-words``, bench/results/fusion-no-words.json) fusing it beats the learned side alone; on the labelled
     library adding it to every clip cost one validation query at top 5, so labelled clips keep their labels."""
-    said = m.description or m.content
     return metadata_text(m.description, label_words(m.content, m.style), m.words, " ".join(m.tags),
-                         "" if said else motion)  # fmt: skip
+                         "" if says_its_motion(m.description, m.content) else motion)  # fmt: skip
+
+
+def says_its_motion(description: str | None, content: str | None) -> bool:
+    """Whether a clip's own words say what it does: a description or a content label. :func:`describe` adds
+    the kinematic captioner's sentence to the others' metadata; the server fuses a library mostly of those
+    at ``server.fusion.WORDLESS`` (``Library.wordless``)."""
+    return bool(description or content)
 
 
 def motion_caption(positions: np.ndarray, fps: float = 20.0) -> str:
