@@ -43,7 +43,7 @@ from server.encoders import Encoders
 from server.fusion import DEFAULT, WORDLESS, Fusion, fuse
 from server.index import SearchFilter
 from server.library import Library
-from server.metadata import ACTION_SHARE, action_text, blend
+from server.metadata import ACTION_SHARE, action_vectors, action_words, blend
 from server.serve import ROOT, open_library, source_clips
 
 SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # the action's share of the metadata vector (server.metadata)
@@ -96,14 +96,15 @@ def action_shares(encoders: Encoders, library: Library, content_of: dict[str, st
     ``ACTION_SHARE`` was chosen."""
     payloads = [library.record(key).payload for key in content_of]
     texts = encoders.encode_sentences([p["metadata"] for p in payloads])
-    actions = [action_text(ClipMetadata(content=p["content"])) for p in payloads]
-    has_action = np.array([bool(a) for a in actions])
-    action_vectors = encoders.encode_sentences([a or "-" for a in actions])
+    words = [action_words(ClipMetadata(content=p["content"])) for p in payloads]
+    has_action = np.array([bool(w) for w in words])
+    by_words = {w: action_vectors(encoders.encode_sentences, w)[0] for w in set(words) if w}
+    actions = np.stack([by_words[w] if w else np.zeros_like(texts[0]) for w in words])
     keys, depth = list(content_of), max(library.index.depth()[0], top)
     learned = [library.index.ranking(*query, top, flt).ranked for query, _ in encoded]
     out = {}
     for share in SHARES:
-        vectors = np.where(has_action[:, None], blend(texts, action_vectors, share), texts)
+        vectors = np.where(has_action[:, None], blend(texts, actions, share), texts)
         ranked = []
         for (_, meta), first in zip(encoded, learned):
             scores = vectors @ meta

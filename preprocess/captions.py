@@ -55,6 +55,16 @@ def action_phrases(content: str) -> tuple[str, ...]:
         raise CaptionError(f"unknown content label {content!r}") from None
 
 
+def synonyms(content: str) -> tuple[str, ...]:
+    """Other words people search for ``content``'s action with ("walk" -> "stroll", "amble", ...): never in a
+    caption (they carry no style and some no direction), folded into a clip's action vector by the server
+    (``server.metadata.action_words``); a ``CaptionError`` for a content the grammar does not know."""
+    try:
+        return tuple(grammar()["contents"][content]["synonyms"])
+    except KeyError:
+        raise CaptionError(f"unknown content label {content!r}") from None
+
+
 @cache
 def all_captions(content: str, style: str, register: str) -> tuple[str, ...]:
     """Every caption the grammar can say for these labels, sorted."""

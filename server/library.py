@@ -48,7 +48,8 @@ from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
 from server.metadata import (
-    action_text,
+    action_vectors,
+    action_words,
     describe,
     folders,
     metadata_vectors,
@@ -130,6 +131,16 @@ class Library:
         self._described = {p["id"] for p in clips if p.get("metadata")}  # clips with a metadata vector
         self._wordless = {p["id"] for p in clips if p["id"] in self._described  # metadata: the motion caption alone
                           and not says_its_motion(p.get("description"), p.get("content"))}  # fmt: skip
+        self._actions: dict[tuple[str, ...], tuple[np.ndarray, ...]] = {}  # action vectors by action words
+
+    def _action(self, m: ClipMetadata) -> tuple[np.ndarray, ...] | None:
+        """The action vectors of a clip's label (``server.metadata.action_vectors``), embedded once per label."""
+        words = action_words(m)
+        if not words:
+            return None
+        if words not in self._actions:
+            self._actions[words] = action_vectors(self.encoders.encode_sentences, words)
+        return self._actions[words]
 
     @property
     def has_metadata(self) -> bool:
@@ -236,7 +247,7 @@ class Library:
                                     "motion_caption": mirrored(facts["motion_caption"])}  # fmt: skip
         meta = (None, None)
         if text and self.index.meta_dim and self.encoders.sentence_dim:
-            meta = metadata_vectors(self.encoders.encode_sentences, text, action_text(clip.metadata))
+            meta = metadata_vectors(self.encoders.encode_sentences, text, self._action(clip.metadata))
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
         records = []
         for window, (span, a, b) in enumerate(zip(spans, own, mirrored_windows)):

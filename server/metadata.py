@@ -7,29 +7,32 @@ The server embeds that string with the bundle's ``sentence`` graph at ingest and
 learned Eq. 8 similarity (``server.fusion``). A mirrored copy moves the other way: its metadata has left
 and right swapped.
 
-A clip with a content label also has an *action* string, the label and every way the caption grammar says it
-(:func:`action_text`: "call. calls someone over, beckons someone to come over, ..."); its metadata vector is
-the normalised mean of the two embeddings (:func:`metadata_vectors`, ``ACTION_SHARE``), so what a query asks
-the body to do weighs as much as all its other words: on one string, style and side words outranked the action
-("plodding along after a long day" found tired bows before any walk).
+A clip with a content label also has an *action*: its label in words, every way the caption grammar says
+it and the grammar's synonyms for it (:func:`action_words`: "call", "beckons someone to come over", "come
+here", "summon", ...). Its embedding is the normalised mean of theirs (:func:`action_vectors`: a centroid,
+so each phrase counts as a phrase, where one long string of them all was a blur), and a clip's metadata vector
+blends it with its words' (:func:`metadata_vectors`, ``ACTION_SHARE``), so what a query asks the body to do
+outweighs its other words: on one string, style and side words outranked the action ("plodding along after
+a long day" found tired bows before any walk), and a word the label phrases lack ("boogie", "uppercut") found
+nothing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 
 import numpy as np
 
 from motion.kinematic import detect, generate
 from motion.sources import ClipMetadata, path_words
-from preprocess.captions import CaptionError, action_phrases
+from preprocess.captions import CaptionError, action_phrases, synonyms
 
 # the action embedding's share of a clip's metadata vector; chosen by ``python -m bench.fusion`` on the validation
-# queries of eval/queries.jsonl at the shipped fusion setting (``action_shares`` in bench/results/fusion-action.json:
-# top-5 100 %, top-1 93.9 %, tied with 0.35; 93.9 % and 84.8 % without the action)
-ACTION_SHARE = 0.5
+# queries of eval/queries.jsonl at the shipped fusion setting (``action_shares`` in bench/results/fusion-synonyms.json:
+# top-5 / top-1 97.3 / 94.5 %, the best of the sweep; 94.5 / 89.0 % at 0.5, 83.6 / 72.6 % without the action)
+ACTION_SHARE = 0.8
 
 _SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _SIDE_WORD = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
@@ -75,16 +78,24 @@ def motion_caption(positions: np.ndarray, fps: float = 20.0) -> str:
     return captions[0].text if captions else ""
 
 
-def action_text(m: ClipMetadata) -> str:
+def action_words(m: ClipMetadata) -> tuple[str, ...]:
     """A clip's action alone, without its style, description or names: its content label in words and, for a
-    label the caption grammar knows, every phrase it has for it; "" for a clip without a content label."""
+    label the caption grammar knows, every phrase and synonym it has for it; () for a clip without a label."""
     if not m.content:
-        return ""
+        return ()
     try:
-        phrases = ", ".join(action_phrases(m.content))
+        known = action_phrases(m.content) + synonyms(m.content)
     except CaptionError:
-        phrases = ""
-    return metadata_text(label_words(m.content), phrases)
+        known = ()
+    return (label_words(m.content), *known)
+
+
+def action_vectors(encode: Callable[[list[str]], np.ndarray], words: Sequence[str]) -> tuple[np.ndarray, ...]:
+    """The action embedding of :func:`action_words` and of its mirror (left and right swapped): the unit mean of
+    ``encode`` (unit sentence embeddings of a list of strings) over the phrases."""
+    vectors = encode([*words, *(mirrored(w) for w in words)])
+    own, mirror = vectors[: len(words)].mean(axis=0), vectors[len(words) :].mean(axis=0)
+    return tuple(v / max(float(np.linalg.norm(v)), 1e-12) for v in (own, mirror))
 
 
 def blend(text: np.ndarray, action: np.ndarray, share: float = ACTION_SHARE) -> np.ndarray:
@@ -93,13 +104,12 @@ def blend(text: np.ndarray, action: np.ndarray, share: float = ACTION_SHARE) -> 
     return (mixed / np.maximum(np.linalg.norm(mixed, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def metadata_vectors(encode: Callable[[list[str]], np.ndarray], text: str, action: str) -> tuple[np.ndarray, ...]:
-    """The metadata vectors of a clip and of its mirror (left and right swapped): ``encode`` (unit sentence
-    embeddings of a list of strings) of ``text``, blended with that of ``action`` (:func:`blend`) when there
-    is one."""
-    texts = [text, mirrored(text)] + ([action, mirrored(action)] if action else [])
-    vectors = encode(texts)
-    mixed = blend(vectors[:2], vectors[2:]) if action else vectors
+def metadata_vectors(encode: Callable[[list[str]], np.ndarray], text: str,
+                     action: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """The metadata vectors of a clip and of its mirror: ``encode`` of ``text`` and of its mirror, blended with
+    ``action`` (:func:`action_vectors`, own and mirror) when there is one."""
+    vectors = encode([text, mirrored(text)])
+    mixed = blend(vectors, np.stack(action)) if action is not None else vectors
     return mixed[0], mixed[1]
 
 

@@ -15,7 +15,16 @@ from conftest import DEMO
 
 from motion.mirror import mirror_label
 from motion.sources import _label_names
-from preprocess.captions import REGISTERS, CaptionError, all_captions, contents, generate_captions, grammar, styles
+from preprocess.captions import (
+    REGISTERS,
+    CaptionError,
+    all_captions,
+    contents,
+    generate_captions,
+    grammar,
+    styles,
+    synonyms,
+)
 
 # Words that only a content family may use: (contents allowed, word pattern).
 FAMILY_WORDS = [
@@ -102,6 +111,31 @@ def test_no_caption_contradicts_its_labels(register):
                 assert not foreign, f"{where} says {foreign} of style {other}"
             checked += 1
     assert checked > 25 * 19 * 90
+
+
+def test_synonyms_keep_to_their_labels_side():
+    """The search synonyms (never captions) say no side their label does not, and a word two labels share
+    belongs to one family (the waves' "hello", the hand raises' "volunteer")."""
+    owners: dict[str, set[str]] = {}
+    for content in contents():
+        words_of = synonyms(content)
+        assert len(words_of) >= 6 and len(set(words_of)) == len(words_of), content
+        side = side_of(content)
+        for word in words_of:
+            assert word == word.strip().lower(), (content, word)
+            for name in ("left", "right", "both"):
+                assert not has(word, name + r"\w*") or name == side, (content, word)
+            if content in NOT_FORWARD:
+                assert not has(word, "forward|ahead"), (content, word)
+            owners.setdefault(word, set()).add(content)
+    for word, shared in owners.items():
+        assert (
+            len(shared) == 1
+            or any(shared <= allowed for allowed, _ in FAMILY_WORDS)
+            or all(c.startswith("raise-up") for c in shared)
+        ), (word, shared)
+    with pytest.raises(CaptionError, match="fly"):
+        synonyms("fly")
 
 
 def test_at_least_eight_distinct_captions_per_label_pair_and_register():
