@@ -43,7 +43,7 @@ from server.encoders import Encoders
 from server.fusion import DEFAULT, WORDLESS, Fusion, fuse
 from server.index import SearchFilter
 from server.library import Library
-from server.metadata import ACTION_SHARE, action_vectors, action_words, blend
+from server.metadata import ACTION_SHARE, MOTION_SHARE, action_vectors, action_words, blend
 from server.serve import ROOT, open_library, source_clips
 
 SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)  # the action's share of the metadata vector (server.metadata)
@@ -90,13 +90,15 @@ def scored_library(args: argparse.Namespace, no_words: bool = False) -> tuple[En
 
 
 def action_shares(encoders: Encoders, library: Library, content_of: dict[str, str], queries: list,
-                  encoded: list, flt: SearchFilter, top: int) -> dict[str, dict]:  # fmt: skip
+                  encoded: list, flt: SearchFilter, top: int, no_words: bool = False) -> dict[str, dict]:  # fmt: skip
     """Top-1/top-5 per split at the shipped fusion setting with every clip's metadata vector blended at each
     share of ``SHARES`` (the server's rule, ``server.metadata.blend``, in numpy over the indexed clips): how
-    ``ACTION_SHARE`` was chosen."""
+    ``ACTION_SHARE`` was chosen, and with ``no_words`` (every clip's action is what its body does, its stored
+    ``motion_captions``) ``MOTION_SHARE``."""
     payloads = [library.record(key).payload for key in content_of]
     texts = encoders.encode_sentences([p["metadata"] for p in payloads])
-    words = [action_words(ClipMetadata(content=p["content"])) for p in payloads]
+    words = [action_words(ClipMetadata(content=None if no_words else p["content"]), p.get("motion_captions", ()))
+             for p in payloads]  # fmt: skip
     has_action = np.array([bool(w) for w in words])
     by_words = {w: action_vectors(encoders.encode_sentences, w)[0] for w in set(words) if w}
     actions = np.stack([by_words[w] if w else np.zeros_like(texts[0]) for w in words])
@@ -109,7 +111,7 @@ def action_shares(encoders: Encoders, library: Library, content_of: dict[str, st
         for (_, meta), first in zip(encoded, learned):
             scores = vectors @ meta
             best = np.argsort(-scores)[:depth]
-            fused = fuse(first, [(keys[i], float(scores[i])) for i in best], DEFAULT)
+            fused = fuse(first, [(keys[i], float(scores[i])) for i in best], WORDLESS if no_words else DEFAULT)
             ranked.append([content_of[key] for key, _ in fused[:top]])
         out[f"{share:g}"] = {}
         for split in ("validation", "test"):
@@ -189,9 +191,9 @@ def main(argv: list[str] | None = None) -> dict:
         },  # fmt: skip
     }
     result["words"] = not args.no_words
-    if not args.no_words:
-        result["action_shares"] = action_shares(encoders, library, content_of, queries, encoded, flt, args.top)
-        result["action_share_shipped"] = ACTION_SHARE
+    result["action_shares"] = action_shares(encoders, library, content_of, queries, encoded, flt, args.top,
+                                            args.no_words)  # fmt: skip
+    result["action_share_shipped"] = MOTION_SHARE if args.no_words else ACTION_SHARE
     path = write_result("fusion-no-words" if args.no_words else "fusion", result, args.out)
     for split, table in (("validation", result["validation"]), ("test", result["test"])):
         print(f"{split}: " + ", ".join(f"{n} top1 {s['top1']} top5 {s['top5']}" for n, s in table.items()))

@@ -47,7 +47,9 @@ DEFAULT = Fusion("weighted", 0.7)
 # a library whose clips mostly have no words of their own (numbered takes: no description, no content label;
 # ``Library.wordless``), where the metadata is the kinematic captioner's sentence of each clip: chosen by
 # ``python -m bench.fusion --no-words`` on the validation queries (top-5 69.7 %, the learned ranking alone 63.6 %,
-# DEFAULT 60.6 %): bench/results/fusion-no-words.json
+# DEFAULT 60.6 %): bench/results/fusion-no-words.json; chosen again with each clip's kinematic action in its
+# metadata vector (server.metadata.MOTION_SHARE) over 73 validation queries, tied with k 60 (top-5 79.5 %, the
+# learned ranking alone 69.9 %): bench/results/fusion-no-words-captions.json
 WORDLESS = Fusion("rrf", 0.5, 10.0)
 
 Ranked = list[tuple[str, float]]  # (key, score), best first

@@ -48,13 +48,15 @@ from motion.sources import ClipMetadata
 from server.encoders import Encoders
 from server.index import MotionIndex, MotionRecord
 from server.metadata import (
+    ACTION_SHARE,
+    MOTION_SHARE,
     action_vectors,
     action_words,
     describe,
     folders,
     metadata_vectors,
     mirrored,
-    motion_caption,
+    motion_captions,
     says_its_motion,
 )
 from server.preview import Preview, render_preview
@@ -133,11 +135,14 @@ class Library:
                           and not says_its_motion(p.get("description"), p.get("content"))}  # fmt: skip
         self._actions: dict[tuple[str, ...], tuple[np.ndarray, ...]] = {}  # action vectors by action words
 
-    def _action(self, m: ClipMetadata) -> tuple[np.ndarray, ...] | None:
-        """The action vectors of a clip's label (``server.metadata.action_vectors``), embedded once per label."""
-        words = action_words(m)
+    def _action(self, m: ClipMetadata, motion: list[str]) -> tuple[np.ndarray, ...] | None:
+        """The action vectors of a clip (``server.metadata.action_vectors``): of its label, embedded once per
+        label, or of ``motion``, what its body does, for a clip whose words do not say it."""
+        words = action_words(m, motion)
         if not words:
             return None
+        if not m.content:
+            return action_vectors(self.encoders.encode_sentences, words)
         if words not in self._actions:
             self._actions[words] = action_vectors(self.encoders.encode_sentences, words)
         return self._actions[words]
@@ -205,7 +210,8 @@ class Library:
         (tokens, weights) of each window of the clip and of its mirror."""
         facts, positions = self._canonical(path, rig)
         own, mirrored = self._features(path, positions)
-        facts["motion_caption"] = motion_caption(positions)
+        facts["motion_captions"] = list(motion_captions(positions))
+        facts["motion_caption"] = next(iter(facts["motion_captions"]), "")
         size = self.encoders.bundle.preprocessing.motion.max_frames
         windows = crop_windows(len(own), size, size // WINDOW_STRIDE)
         # feature row r spans frames r..r+1 at 20 fps; the last window runs to the end of the file
@@ -244,10 +250,13 @@ class Library:
         mirror_id = MIRROR_PREFIX + clip.id
         mirror_payload = payload | {"id": mirror_id, "mirror": True, "name": f"{clip.path.stem} (mirrored)",
                                     "metadata": mirrored(text),
-                                    "motion_caption": mirrored(facts["motion_caption"])}  # fmt: skip
+                                    "motion_caption": mirrored(facts["motion_caption"]),
+                                    "motion_captions": [mirrored(c) for c in facts["motion_captions"]]}  # fmt: skip
         meta = (None, None)
         if text and self.index.meta_dim and self.encoders.sentence_dim:
-            meta = metadata_vectors(self.encoders.encode_sentences, text, self._action(clip.metadata))
+            share = ACTION_SHARE if clip.metadata.content else MOTION_SHARE
+            action = self._action(clip.metadata, facts["motion_captions"])
+            meta = metadata_vectors(self.encoders.encode_sentences, text, action, share)
         replaced = self.index.get(clip.id)  # the same id with other content: a changed file
         records = []
         for window, (span, a, b) in enumerate(zip(spans, own, mirrored_windows)):

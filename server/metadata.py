@@ -33,6 +33,11 @@ from preprocess.captions import CaptionError, action_phrases, synonyms
 # queries of eval/queries.jsonl at the shipped fusion setting (``action_shares`` in bench/results/fusion-synonyms.json:
 # top-5 / top-1 97.3 / 94.5 %, the best of the sweep; 94.5 / 89.0 % at 0.5, 83.6 / 72.6 % without the action)
 ACTION_SHARE = 0.8
+# the same for a clip without words of its own, whose action is what the kinematic captioner says of its body in
+# MOTION_CAPTIONS sentences; chosen by ``python -m bench.fusion --no-words`` (``action_shares`` in
+# bench/results/fusion-no-words-captions.json: validation top-5 / top-1 79.5 / 56.2 %, 74.0 / 45.2 % without it)
+MOTION_SHARE = 0.8
+MOTION_CAPTIONS = 8
 
 _SIDES = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _SIDE_WORD = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
@@ -53,9 +58,10 @@ def label_words(*labels: str) -> str:
 def describe(m: ClipMetadata, motion: str = "") -> str:
     """The metadata string of a clip: its description, its labels in words, the words of its path, its tags;
     and, for a clip that says nothing of its motion (no description, no labels), ``motion``, a sentence of what
-    its body does (:func:`motion_caption`). Chosen by ``python -m bench.fusion``: on a library of numbered takes
-    (``--no-words``, bench/results/fusion-no-words.json) fusing it beats the learned side alone; on the labelled
-    library adding it to every clip cost one validation query at top 5, so labelled clips keep their labels."""
+    its body does (the first of :func:`motion_captions`). Chosen by ``python -m bench.fusion``: on a library of
+    numbered takes (``--no-words``, bench/results/fusion-no-words.json) fusing it beats the learned side alone;
+    on the labelled library adding it to every clip cost one validation query at top 5, so labelled clips keep
+    their labels."""
     return metadata_text(m.description, label_words(m.content, m.style), m.words, " ".join(m.tags),
                          "" if says_its_motion(m.description, m.content) else motion)  # fmt: skip
 
@@ -67,27 +73,28 @@ def says_its_motion(description: str | None, content: str | None) -> bool:
     return bool(description or content)
 
 
-def motion_caption(positions: np.ndarray, fps: float = 20.0) -> str:
-    """One descriptive sentence of what the body does in canonical positions (``motion.kinematic``: every phrase
-    tied to a measured event), so a clip that carries no words of its own is still found by them; "" when the
-    motion is too short or degenerate to describe."""
+def motion_captions(positions: np.ndarray, fps: float = 20.0, n: int = MOTION_CAPTIONS) -> tuple[str, ...]:
+    """Up to ``n`` sentences of what the body does, descriptive first, then spoken (every phrasing the
+    measured events license: "strolls" only for a slow walk); () when the motion is too short or degenerate."""
     try:
-        captions = generate(detect(positions, fps), n=1, register="descriptive", seed=0, split=None)
+        description = detect(positions, fps)
+        return tuple(c.text for register, k in (("descriptive", n - n // 2), ("spoken", n // 2))
+                     for c in generate(description, n=k, register=register, seed=0, split=None))  # fmt: skip
     except ValueError:
-        return ""
-    return captions[0].text if captions else ""
-
-
-def action_words(m: ClipMetadata) -> tuple[str, ...]:
-    """A clip's action alone, without its style, description or names: its content label in words and, for a
-    label the caption grammar knows, every phrase and synonym it has for it; () for a clip without a label."""
-    if not m.content:
         return ()
+
+
+def action_words(m: ClipMetadata, motion: Sequence[str] = ()) -> tuple[str, ...]:
+    """A clip's action alone, without its style, description or names: for a content label the caption grammar
+    knows, the label in words and every phrase and synonym the grammar has for it; for a clip whose own words
+    do not say what it does (:func:`says_its_motion`), ``motion``, the kinematic captioner's sentences of its
+    body (:func:`motion_captions`); () for any other clip (a label the grammar does not know, a description)."""
+    if not m.content:
+        return () if says_its_motion(m.description, m.content) else tuple(motion)
     try:
-        known = action_phrases(m.content) + synonyms(m.content)
-    except CaptionError:
-        known = ()
-    return (label_words(m.content), *known)
+        return (label_words(m.content), *action_phrases(m.content), *synonyms(m.content))
+    except CaptionError:  # a label of the library's own: its words are in the metadata string already, and alone
+        return ()  # they would outweigh the rest of it ("take" over a take's "walk kick walk")
 
 
 def action_vectors(encode: Callable[[list[str]], np.ndarray], words: Sequence[str]) -> tuple[np.ndarray, ...]:
@@ -105,11 +112,12 @@ def blend(text: np.ndarray, action: np.ndarray, share: float = ACTION_SHARE) -> 
 
 
 def metadata_vectors(encode: Callable[[list[str]], np.ndarray], text: str,
-                     action: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+                     action: tuple[np.ndarray, ...] | None = None, share: float = ACTION_SHARE,
+                     ) -> tuple[np.ndarray, ...]:  # fmt: skip
     """The metadata vectors of a clip and of its mirror: ``encode`` of ``text`` and of its mirror, blended with
-    ``action`` (:func:`action_vectors`, own and mirror) when there is one."""
+    ``action`` (:func:`action_vectors`, own and mirror) at ``share`` when there is one."""
     vectors = encode([text, mirrored(text)])
-    mixed = blend(vectors, np.stack(action)) if action is not None else vectors
+    mixed = blend(vectors, np.stack(action), share) if action is not None else vectors
     return mixed[0], mixed[1]
 
 

@@ -22,6 +22,7 @@ from server.fusion import DEFAULT, WORDLESS, Fusion, fuse
 from server.index import SearchFilter, open_index
 from server.library import ClipInfo, Library
 from server.metadata import (
+    MOTION_SHARE,
     action_vectors,
     action_words,
     describe,
@@ -71,8 +72,10 @@ def test_the_action_weighs_in_the_metadata_vector(onnx_bundle):
     call = action_words(ClipMetadata("take", content="call", style="tired"))
     assert call[0] == "call" and "beckons someone to come over" in call and "summon" in call  # grammar and synonyms
     assert not any("tired" in w for w in call)
-    assert action_words(ClipMetadata(content="basketball-dribble")) == ("basketball dribble",)  # a label of its own
-    assert action_words(ClipMetadata("take", "A described take.")) == ()
+    assert action_words(ClipMetadata(content="basketball-dribble")) == ()  # a label of its own: in the text
+    assert action_words(ClipMetadata("take", "A described take."), ("A person walks.",)) == ()
+    assert action_words(ClipMetadata("take"), ("A person walks.", "walk")) == ("A person walks.", "walk")  # wordless
+    assert action_words(ClipMetadata(content="bow"), ("A person walks.",))[0] == "bow"  # its label says it
     encode = Encoders.open(onnx_bundle).encode_sentences
     text = describe(ClipMetadata(content="walk-left", style="tired"))
     words = action_words(ClipMetadata(content="walk-left"))
@@ -181,13 +184,22 @@ def test_a_library_of_numbered_takes_fuses_at_the_wordless_setting(described, tm
     clips = source_clips(DEMO)[0][:5]
     takes.ingest([replace(c, metadata=ClipMetadata("take", source="takes")) for c in clips[:3]], progress=False)
     assert takes.wordless and takes.has_metadata  # their metadata is what the kinematic captioner says
+    # ... and their action too: the centroid of its sentences (descriptive and spoken), blended at MOTION_SHARE
+    own = takes.record(clips[0].id).payload
+    said = own["motion_captions"]
+    assert len(said) >= 4 and said[0] == own["motion_caption"] and len(set(said)) == len(said)
+    assert takes.record("M" + clips[0].id).payload["motion_captions"] == [mirrored(c) for c in said]
+    expected = metadata_vectors(encoders.encode_sentences, own["metadata"],
+                                action_vectors(encoders.encode_sentences, said), MOTION_SHARE)[0]  # fmt: skip
+    nearest = index.metadata_candidates(expected, 1, SearchFilter(include_mirrors=False))
+    assert nearest[0][0] == clips[0].id and nearest[0][1] > 0.9999
     servicer = MotionSearchServicer(takes)
     assert servicer._fusion(pb.SearchOptions()) == WORDLESS
     assert servicer._fusion(pb.SearchOptions(fusion_weight=0.75)) == replace(WORDLESS, weight=0.75)
     assert servicer._fusion(pb.SearchOptions(fusion=pb.FUSION_MODE_OFF)) is None
     assert Library(tmp_path, index, encoders).wordless  # read back from the index
-    said = [ClipMetadata("take", "A person waves.", source="takes"), ClipMetadata("take", content="bow")]
-    takes.ingest([replace(c, metadata=m) for c, m in zip(clips[3:], said)], progress=False)
+    words = [ClipMetadata("take", "A person waves.", source="takes"), ClipMetadata("take", content="bow")]
+    takes.ingest([replace(c, metadata=m) for c, m in zip(clips[3:], words)], progress=False)
     assert takes.wordless  # three of five have no words of their own
     takes.delete([clips[0].id])
     assert not takes.wordless  # two of four: not most
