@@ -46,23 +46,25 @@ def styles() -> list[str]:
     return sorted(grammar()["styles"])
 
 
+def _content(content: str) -> dict:
+    """The grammar's entry for a content label; a ``CaptionError`` for a content it does not know."""
+    entry = grammar()["contents"].get(content)
+    if entry is None:
+        raise CaptionError(f"unknown content label {content!r}")
+    return entry
+
+
 def action_phrases(content: str) -> tuple[str, ...]:
     """Every way the grammar says ``content``'s action, third person ("call" -> "calls someone over", "beckons
     someone to come over", ...); a ``CaptionError`` for a content it does not know."""
-    try:
-        return tuple(forms[1] for forms in grammar()["contents"][content]["actions"])
-    except KeyError:
-        raise CaptionError(f"unknown content label {content!r}") from None
+    return tuple(forms[1] for forms in _content(content)["actions"])
 
 
 def synonyms(content: str) -> tuple[str, ...]:
     """Other words people search for ``content``'s action with ("walk" -> "stroll", "amble", ...): never in a
     caption (they carry no style and some no direction), folded into a clip's action vector by the server
     (``server.metadata.action_words``); a ``CaptionError`` for a content the grammar does not know."""
-    try:
-        return tuple(grammar()["contents"][content]["synonyms"])
-    except KeyError:
-        raise CaptionError(f"unknown content label {content!r}") from None
+    return tuple(_content(content)["synonyms"])
 
 
 @cache
