@@ -122,6 +122,18 @@ THRESHOLDS = {
     # dance: sustained limb activity without travelling
     "dance_limb_speed": 0.9,
     "dance_min_s": 3.0,
+    # manner (how the body carries itself over the whole clip; about the 10th / 90th percentiles over the
+    # Bandai Namco clips, python -m bench.caption_throughput's sample): medians over the clip
+    "hunched_deg": 12.0,  # torso pitched forward (pelvis -> neck), no bow or bend event
+    "lean_back_deg": -5.0,  # torso pitched back
+    "head_down_deg": 20.0,  # head (neck -> head) pitched forward of the torso
+    "head_up_deg": -8.0,  # ... pitched back
+    "elbows_out_m": 0.13,  # elbows further out than the shoulders
+    "bent_knee_deg": 120.0,  # the more bent knee (hip-knee-ankle angle) below this
+    "arm_swing_big_m": 0.5,  # while travelling: the wrists' forward-back range (10th to 90th percentile)
+    "arm_swing_small_m": 0.2,
+    "energetic_speed": 1.5,  # mean speed of wrists and ankles against the pelvis (m/s)
+    "min_manner_s": 1.0,  # a clip this long at least; travelling this long for the arm swing
 }
 SMOOTH_S = 0.5
 _T = THRESHOLDS
@@ -309,6 +321,18 @@ class Dance(Event):
     kind: ClassVar[str] = "dance"
 
 
+@dataclass(frozen=True)
+class Manner(Event):
+    """How the body carries itself over the whole clip, measured (``MANNER_TRAITS``): posture, head, elbows,
+    knees, arm swing while travelling, energy."""
+
+    kind: ClassVar[str] = "manner"
+    traits: tuple[str, ...] = ()
+
+
+MANNER_TRAITS = ("hunched", "lean_back", "head_down", "head_up", "elbows_out", "bent_knees", "big_arm_swing",
+                 "small_arm_swing", "energetic")  # fmt: skip
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     Still,
     InPlace,
@@ -330,6 +354,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LegRaise,
     StepInPlace,
     Dance,
+    Manner,
 )
 
 
@@ -873,6 +898,52 @@ def _dance(b: _Body, travelling: np.ndarray) -> list[Dance]:
     return [Dance(b.t(a), b.t(z - 1)) for a, z in _runs(active) if z - a >= b.frames(_T["dance_min_s"])]
 
 
+def _angle(b: _Body, a: str, m: str, c: str) -> np.ndarray:
+    """Per frame, the angle at joint ``m`` between ``a`` and ``c`` (degrees)."""
+    u, v = b.p[:, INDEX[a]] - b.p[:, INDEX[m]], b.p[:, INDEX[c]] - b.p[:, INDEX[m]]
+    cos = (u * v).sum(-1) / np.maximum(np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _manner(b: _Body, travelling: np.ndarray, bent: bool) -> list[Manner]:
+    """At most one :class:`Manner` spanning the clip; ``bent``: a bow or bend event already says the torso
+    pitches forward."""
+    if b.n < b.frames(_T["min_manner_s"]):
+        return []
+    j = INDEX
+    traits = []
+    pitch = float(np.median(b.pitch))
+    if pitch > _T["hunched_deg"] and not bent:
+        traits.append("hunched")
+    elif pitch < _T["lean_back_deg"]:
+        traits.append("lean_back")
+    head = b.p[:, j["head"]] - b.p[:, j["neck"]]
+    fwd = np.stack([np.sin(b.yaw), np.cos(b.yaw)], axis=-1)
+    head_pitch = float(np.median(np.degrees(np.arctan2((head[:, [0, 2]] * fwd).sum(-1), head[:, 1])) - b.pitch))
+    if head_pitch > _T["head_down_deg"]:
+        traits.append("head_down")
+    elif head_pitch < _T["head_up_deg"]:
+        traits.append("head_up")
+    elbows = np.abs(b.local[:, [j["left_elbow"], j["right_elbow"]], 0])
+    shoulders = np.abs(b.local[:, [j["left_shoulder"], j["right_shoulder"]], 0])
+    if float(np.median(elbows - shoulders)) > _T["elbows_out_m"]:
+        traits.append("elbows_out")
+    knee = np.minimum(*(_angle(b, f"{sd}_hip", f"{sd}_knee", f"{sd}_ankle") for sd in SIDES))
+    if float(np.median(knee)) < _T["bent_knee_deg"]:
+        traits.append("bent_knees")
+    if travelling.sum() >= b.frames(_T["min_manner_s"]):
+        wrists = b.local[travelling][:, [j["left_wrist"], j["right_wrist"]], 2]
+        swing = float(np.mean(np.percentile(wrists, 90, axis=0) - np.percentile(wrists, 10, axis=0)))
+        if swing > _T["arm_swing_big_m"]:
+            traits.append("big_arm_swing")
+        elif swing < _T["arm_swing_small_m"]:
+            traits.append("small_arm_swing")
+    limbs = [j["left_wrist"], j["right_wrist"], j["left_ankle"], j["right_ankle"]]
+    if float(np.mean(b.rel_speed[:, limbs])) > _T["energetic_speed"]:
+        traits.append("energetic")
+    return [Manner(0.0, b.t(b.n - 1), tuple(traits))] if traits else []
+
+
 def detect(positions: np.ndarray, fps: float = 20.0) -> Description:
     """Measure what the body does in canonical positions (F, 22, 3) at ``fps``; see the module docstring."""
     p = _validate(positions, fps)
@@ -882,16 +953,18 @@ def detect(positions: np.ndarray, fps: float = 20.0) -> Description:
     for e in loco:
         travelling[int(round(e.start * fps)) : int(round(e.end * fps)) + 1] = True
         running[int(round(e.start * fps)) : int(round(e.end * fps)) + 1] |= e.gait != "walk"
+    bends = _bends(b, travelling)
     events: list[Event] = [
         *_still(b),
         *loco,
         *_turns(b, travelling),
         *_airborne(b, running),
         *_lowering(b),
-        *_bends(b, travelling),
+        *bends,
         *_arms(b),
         *_legs(b, travelling),
         *_dance(b, travelling),
+        *_manner(b, travelling, bool(bends)),
     ]
     if not loco:
         events.append(InPlace(0.0, b.t(b.n - 1)))
@@ -1237,6 +1310,36 @@ def _lower_phrases(e: Lower) -> list[str]:
     }[e.pose]
 
 
+_MANNER_PHRASES = {
+    "hunched": ["hunch forward", "stoop forward", "keep {poss} back hunched", "stay hunched over", "lean forward",
+                "hold {poss} upper body bent forward"],
+    "lean_back": ["lean back", "lean {poss} upper body back", "keep {poss} chest out",
+                  "hold {poss} upper body tilted back", "stand tall & lean back"],
+    "head_down": ["keep {poss} head down", "look down", "hang {poss} head", "look at the ground",
+                  "keep {poss} eyes on the ground"],
+    "head_up": ["keep {poss} head up", "look up", "hold {poss} head high", "keep {poss} chin up",
+                "tilt {poss} head back"],
+    "elbows_out": ["keep {poss} elbows out", "hold {poss} arms out from {poss} body",
+                   "keep {poss} arms away from {poss} sides", "hold {poss} elbows wide"],
+    "bent_knees": ["keep {poss} knees bent", "move with bent knees", "keep {poss} knees flexed",
+                   "stay on bent knees"],
+    "big_arm_swing": ["swing {poss} arms widely", "pump {poss} arms", "swing {poss} arms a lot",
+                      "move {poss} arms in big swings"],
+    "small_arm_swing": ["move {poss} arms very little", "swing {poss} arms only a little",
+                        "keep {poss} arm swing small", "let {poss} arms swing only slightly"],
+    "energetic": ["move energetically", "move vigorously", "move with lots of energy", "put a lot of energy into it"],
+}  # fmt: skip
+
+
+def _manner_phrases(e: Manner) -> list[str]:
+    """One trait's phrase, or two traits' joined (``&``: both verbs conjugated)."""
+    out = [x for t in e.traits for x in _MANNER_PHRASES[t]]
+    for i, first in enumerate(e.traits):
+        for second in e.traits[i + 1 :]:
+            out += [f"{a} & {b}" for a, b in zip(_MANNER_PHRASES[first], _MANNER_PHRASES[second])]
+    return out
+
+
 def event_phrases(event: Event) -> list[tuple[str, str]]:
     """(verb phrase, split) candidates for one event; verb first, ``{poss}`` for your/their."""
     k = event.kind
@@ -1254,6 +1357,8 @@ def event_phrases(event: Event) -> list[tuple[str, str]]:
         items = _arm_raise_phrases(event)
     elif k == "wave":
         items = _wave_phrases(event)
+    elif k == "manner":
+        items = _manner_phrases(event)
     else:
         items = _ARM_PHRASES[k](event)
     return _tagged(list(dict.fromkeys(items)))
@@ -1362,6 +1467,7 @@ _WEIGHT = {
     "step_in_place": 1.5,
     "still": 1.0,
     "in_place": 0.5,
+    "manner": 2.0,
 }
 _BRIEF = {"airborne", "punch", "kick", "slash", "bow"}  # short by nature: their salience does not grow with time
 
@@ -1387,7 +1493,12 @@ def salient(description: Description, limit: int = 4) -> list[Event]:
     if len(events) > 1:
         events = [e for e in events if e.kind != "still"] or events
     events.sort(key=lambda e: -_salience(e))
-    return sorted(events[:limit], key=lambda e: (e.start, e.end))
+    return sorted(events[:limit], key=_order)
+
+
+def _order(e: Event) -> tuple:
+    """Time order, the clip-long manner last (so it reads "walks forward while keeping their head down")."""
+    return (e.kind == "manner", e.start, e.end)
 
 
 @dataclass(frozen=True)
@@ -1427,11 +1538,15 @@ def generate(
 
 
 def _choose_events(rng: random.Random, events: list[Event]) -> list[Event]:
-    """A time-ordered subset of one to three events (all of them half of the time)."""
+    """A time-ordered subset of one to three events (all of them half of the time); the manner never alone when
+    the body does something else."""
     if len(events) <= 1 or rng.random() < 0.5:
         return events[:3]
     k = rng.randint(1, min(3, len(events)))
-    return sorted(rng.sample(events, k), key=lambda e: (e.start, e.end))
+    chosen = rng.sample(events, k)
+    if all(e.kind == "manner" for e in chosen):
+        chosen.append(next(e for e in events if e.kind != "manner"))
+    return sorted(chosen, key=_order)
 
 
 def _compose(rng: random.Random, events: list[Event], register: str, split: str | None) -> str:

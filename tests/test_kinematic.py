@@ -166,6 +166,50 @@ def test_static_clip_stands_still(demo):
             assert re.search(r"\b(still|motionless|without moving)\b", c.text), c.text
 
 
+def _pitched(pose: np.ndarray, joints: list[str], pivot: str, degrees: float) -> np.ndarray:
+    """``pose`` with ``joints`` rotated forward (toward +Z, the facing) by ``degrees`` about ``pivot``'s left axis."""
+    from motion.skeleton import INDEX, JOINTS
+
+    a = np.radians(degrees)
+    rot = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    out = pose.copy()
+    idx = [INDEX[n] for n in joints]
+    centre = pose[INDEX[pivot]]
+    out[idx] = (pose[idx] - centre) @ rot.T + centre
+    assert set(joints) <= set(JOINTS)
+    return out
+
+
+def _manner_traits(desc: Description) -> tuple[str, ...]:
+    return next((e.traits for e in desc.events if e.kind == "manner"), ())
+
+
+def test_synthetic_posture_is_a_manner(demo):
+    """A torso held pitched forward reads as hunched, pitched back as leaning back, a head dropped on it as head
+    down; the upright pose has no manner; every caption of a manner says it, in words the lexicon licenses."""
+    from motion.skeleton import JOINTS
+
+    standing = _standing(demo)
+    upper = [n for n in JOINTS if n not in ("pelvis", "left_hip", "right_hip") and "knee" not in n
+             and "ankle" not in n and "foot" not in n]  # fmt: skip
+    head = ["head"]
+    assert _manner_traits(detect(np.repeat(standing[None], 60, axis=0))) == ()
+    cases = {
+        "hunched": _pitched(standing, upper, "pelvis", 25.0),
+        "lean_back": _pitched(standing, upper, "pelvis", -12.0),
+        "head_down": _pitched(standing, head, "neck", 35.0),
+    }
+    for trait, pose in cases.items():
+        desc = detect(np.repeat(pose[None], 60, axis=0))
+        assert _manner_traits(desc) == (trait,), (trait, desc.events)
+        assert not desc.of("bow", "bend"), trait  # a held posture is no bow
+        for register in kinematic.REGISTERS:
+            for c in generate(desc, 6, register, seed=1, split=None):
+                if any(e.kind == "manner" for e in c.events):
+                    assert not _claims_hold(c.text, c.events), c.text
+                    assert any(re.search(p, c.text.lower()) for p, _ in _MANNER_WORDS), c.text
+
+
 def test_synthetic_jump_is_airborne(demo):
     pos = np.repeat(_standing(demo)[None], 60, axis=0).copy()
     t = np.arange(12) / 20  # 0.6 s in the air: a 0.44 m rise (h = g t^2 / 8)
@@ -263,6 +307,23 @@ def _sided(events, side: str) -> bool:
     return False
 
 
+def _manner(events, *traits: str) -> bool:
+    return any(e.kind == "manner" and set(traits) & set(e.traits) for e in events)
+
+
+_MANNER_WORDS = [
+    (r"\b(hunch\w*|stoop\w*|upper body bent|lean\w* forward)\b",
+     lambda ev: _manner(ev, "hunched") or any(e.kind in ("bend", "bow") for e in ev)),
+    (r"\b(lean\w* back|upper body back|chest out|tilted back)\b", lambda ev: _manner(ev, "lean_back")),
+    (r"\b(head down|look\w* down|hang\w* \w+ head|(at|eyes on) the ground)\b", lambda ev: _manner(ev, "head_down")),
+    (r"\b(head up|look\w* up|head high|chin up|head back)\b", lambda ev: _manner(ev, "head_up")),
+    (r"\b(elbows|arms out|away from)\b", lambda ev: _manner(ev, "elbows_out")),
+    (r"\b(knees)\b", lambda ev: _manner(ev, "bent_knees")),
+    (r"\b(energ\w*|vigorous\w*)\b", lambda ev: _manner(ev, "energetic") or any(e.kind == "dance" for e in ev)),
+    (r"\b(widely|pump\w*|big swings|arms a lot)\b", lambda ev: _manner(ev, "big_arm_swing")),
+    (r"\b(very little|only a little|swing small|only slightly)\b", lambda ev: _manner(ev, "small_arm_swing")),
+]  # fmt: skip
+
 # word pattern -> what the detected events must hold for a caption to use it (written apart from the phrase tables)
 _LEXICON = [
     (r"\b(walk|walks|walking|stroll\w*|ambl\w*|strid\w*|trudg\w*|march\w*|tiptoe\w*|stomp\w*)\b",
@@ -285,7 +346,8 @@ _LEXICON = [
     (r"\b(crouch\w*|squat\w*|duck\w*|get\w* low|sit\w*|seat|lie|lies|lying|floor)\b",
      lambda ev: any(e.kind == "lower" for e in ev)),
     (r"\b(bow\w*)\b", lambda ev: any(e.kind == "bow" for e in ev)),
-    (r"\b(bend\w*|lean\w*|stoop\w*)\b", lambda ev: any(e.kind in ("bend", "bow") for e in ev)),
+    (r"\b(bend\w*|lean\w*|stoop\w*)\b", lambda ev: any(e.kind in ("bend", "bow") for e in ev)
+     or _manner(ev, "hunched", "lean_back")),
     (r"\b(wav\w*)\b", lambda ev: any(e.kind in ("wave", "beckon") for e in ev)),
     (r"\b(beckon\w*|call\w* someone)\b", lambda ev: any(e.kind == "beckon" for e in ev)),
     (r"\b(salut\w*)\b", lambda ev: any(e.kind == "salute" for e in ev)),
@@ -293,7 +355,8 @@ _LEXICON = [
     (r"\b(slash\w*|cut\w*)\b", lambda ev: any(e.kind == "slash" for e in ev)),
     (r"\b(downward|down hard)\b", lambda ev: any(e.kind == "slash" and e.downward for e in ev)),
     (r"\bdiagonally\b", lambda ev: any(e.kind == "slash" and e.diagonal or getattr(e, "drift", 0) for e in ev)),
-    (r"\b(swing\w*)\b", lambda ev: any(e.kind in ("slash", "turn") for e in ev)),
+    (r"\b(swing\w*)\b", lambda ev: any(e.kind in ("slash", "turn") for e in ev)
+     or _manner(ev, "big_arm_swing", "small_arm_swing")),
     (r"\b(kick\w*)\b", lambda ev: any(e.kind == "kick" for e in ev)),
     (r"\b(point\w*)\b", lambda ev: any(e.kind == "point" for e in ev)),
     (r"\b(danc\w*|rhythm)\b", lambda ev: any(e.kind == "dance" for e in ev)),
@@ -305,6 +368,7 @@ _LEXICON = [
     (r"\babove .*head|over .*head|up high\b", lambda ev: any(getattr(e, "level", None) == "above_head" for e in ev)),
     (r"\b(slowly|slow pace|unhurriedly)\b", lambda ev: any(getattr(e, "tempo", None) == "slow" for e in ev)),
     (r"\b(quickly|briskly|fast pace)\b", lambda ev: any(getattr(e, "tempo", None) == "fast" for e in ev)),
+    *_MANNER_WORDS,
 ]  # fmt: skip
 
 
@@ -359,6 +423,8 @@ def test_every_phrasing_of_every_event_kind_is_licensed():
         events.append(k.Airborne(0, 1, style, 0.4, 1.0 if style == "leap" else 0.0))
     events += [k.Lower(0, 1, pose, 0.5) for pose in ("crouch", "sit", "lie")]
     events += [k.Bow(0, 1, 40.0), k.Bend(0, 2, 50.0), k.StepInPlace(0, 3, 6), k.Dance(0, 5)]
+    events += [k.Manner(0, 3, (trait,)) for trait in k.MANNER_TRAITS]
+    events += [k.Manner(0, 3, ("hunched", "head_down", "small_arm_swing")), k.Manner(0, 3, ("lean_back", "head_up"))]
     assert {type(e) for e in events} == set(k.EVENT_TYPES)
     for e in events:
         phrases = event_phrases(e)
