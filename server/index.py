@@ -61,9 +61,9 @@ PAYLOAD_INDEXES = {"kind": "Keyword", "content": "Keyword", "style": "Keyword", 
 # v6: the metadata says what the body does (motion_caption); v7: integer-coded tokens, one copy (the token store);
 # v8: motions encoded on the reference body (motion.body); v9: the metadata vector blends in the clip's action
 # (server.metadata.metadata_vectors); v10: the action is the centroid of its phrases and synonyms
-# (action_vectors); v11: a wordless clip's action is its kinematic captions (motion_captions in the payload);
-# v12: the kinematic captions say how the body carries itself too (motion.kinematic.Manner)
-INDEX_LAYOUT = "v12"
+# (action_vectors); v11: a wordless clip's action is its kinematic captions (motion_captions in the payload,
+# without the clip's manner: server.metadata.motion_captions)
+INDEX_LAYOUT = "v11"
 
 
 @dataclass
