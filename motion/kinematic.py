@@ -492,10 +492,14 @@ class _Body:
         pelvis_y = p[:, 0, 1]
         # standing pelvis height: legs straight (hip above ankle by the leg length) plus the ankle's floor height
         self.stand = float(max(np.percentile(pelvis_y, 90), 0.9 * (self.leg + self.foot_floor[[0, 2]].mean())))
+        self.forward = np.stack([s, c], axis=-1)  # the facing on the ground plane (x, z)
         torso = p[:, j["neck"]] - p[:, 0]
-        fwd = np.stack([s, c], axis=-1)
-        self.pitch = np.degrees(np.arctan2((torso[:, [0, 2]] * fwd).sum(-1), torso[:, 1]))
+        self.pitch = self.pitch_of(torso)
         self.tilt = np.degrees(np.arctan2(np.linalg.norm(torso[:, [0, 2]], axis=-1), torso[:, 1]))
+
+    def pitch_of(self, v: np.ndarray) -> np.ndarray:
+        """Per frame, how far the vectors ``v`` (F, 3) lean forward of vertical along the facing (degrees)."""
+        return np.degrees(np.arctan2((v[:, [0, 2]] * self.forward).sum(-1), v[:, 1]))
 
     def t(self, frame: int) -> float:
         return round(frame / self.fps, 3)
@@ -917,9 +921,7 @@ def _manner(b: _Body, travelling: np.ndarray, bent: bool) -> list[Manner]:
         traits.append("hunched")
     elif pitch < _T["lean_back_deg"]:
         traits.append("lean_back")
-    head = b.p[:, j["head"]] - b.p[:, j["neck"]]
-    fwd = np.stack([np.sin(b.yaw), np.cos(b.yaw)], axis=-1)
-    head_pitch = float(np.median(np.degrees(np.arctan2((head[:, [0, 2]] * fwd).sum(-1), head[:, 1])) - b.pitch))
+    head_pitch = float(np.median(b.pitch_of(b.p[:, j["head"]] - b.p[:, j["neck"]]) - b.pitch))
     if head_pitch > _T["head_down_deg"]:
         traits.append("head_down")
     elif head_pitch < _T["head_up_deg"]:
