@@ -11,7 +11,8 @@ Two layers, numpy and scipy only (no torch):
    (crouch, sit, lie down), bending and bowing (torso pitch), arms (raised to
    shoulder / head / above the head, waving, beckoning, saluting, punching,
    pointing, slashing), legs (kick, leg raise, stepping in place), standing
-   still and dancing. Every threshold is a physical quantity (m, m/s, degrees,
+   still and dancing, and the clip's manner (torso, head, elbows, knees, arm
+   swing, energy). Every threshold is a physical quantity (m, m/s, degrees,
    Hz, seconds) named in :data:`THRESHOLDS`.
 2. **Phrasing** (:func:`generate`): events become captions in two registers,
    ``descriptive`` ("A person walks forward slowly, then turns left about 90
@@ -122,8 +123,8 @@ THRESHOLDS = {
     # dance: sustained limb activity without travelling
     "dance_limb_speed": 0.9,
     "dance_min_s": 3.0,
-    # manner (how the body carries itself over the whole clip; about the 10th / 90th percentiles over the
-    # Bandai Namco clips, python -m bench.caption_throughput's sample): medians over the clip
+    # manner (how the body carries itself over the whole clip): medians over the clip, set near the 10th / 90th
+    # percentiles of the same medians over the 3,076 Bandai Namco clips when these were chosen
     "hunched_deg": 12.0,  # torso pitched forward (pelvis -> neck), no bow or bend event
     "lean_back_deg": -5.0,  # torso pitched back
     "head_down_deg": 20.0,  # head (neck -> head) pitched forward of the torso
