@@ -352,6 +352,7 @@ TOKENS = ("docs/results/generalization-kinematic-text.json", "docs/results/compr
 CROSS = ("docs/results/cross-source-kinematic-text.json", "docs/results/cross-source-b6dea7c.json")
 M1 = "bench/results/index_search-1000000.json"  # the index benches score synthetic tokens: no model in them
 TEXT_LABEL_R1 = ("text->motion/descriptive", "all_labels", "R@1")
+STRICT_R10 = ("splits", "test", "kinematic_heldout", "text->motion/descriptive", "all_strict", "R@10")
 
 
 def pose_bars(sample: str, files: tuple[str, str | None], protocol: str) -> list[Bar]:
@@ -435,17 +436,16 @@ BARS = [
     Bar("Label R@1, motion (another body, noise, pose-like)->motion, test split", ("splits", "test", "results",
         "motion(augmented)->motion", "all_labels", "R@1"), *GENERAL, "`python -m model.evaluate --augmented`: each "
         "test clip through motion.augment (seed 0) searched among the clean test clips"),
-    Bar("Strict R@10, text->motion, held-out kinematic captions", ("splits", "test", "kinematic_heldout",
-        "text->motion/descriptive", "all_strict", "R@10"), *STRICT, "856 test items, each queried by a caption of "
-        "what its body does (its manner too) in phrasings no training caption uses (`dataset.captions`), only the "
-        "item itself relevant", times=2.0),
+    Bar("Strict R@10, text->motion, held-out kinematic captions", STRICT_R10, *STRICT, "856 test items, each queried "
+        "by a caption of what its body does (its manner too) in phrasings no training caption uses "
+        "(`dataset.captions`), only the item itself relevant", times=2.0),
     Bar("Strict R@10, text->motion, held-out kinematic captions: stage 4, tried and not shipped",
-        ("splits", "test", "kinematic_heldout", "text->motion/descriptive", "all_strict", "R@10"),
+        STRICT_R10,
         "docs/results/strict-manner-stage4.json", STRICT[1], "as above, the shipped model's text encoder trained 5 "
         "more epochs on the captions with manners (`model/configs/kinematic-manner.yaml`; docs/model.md, *Stage 4*)",
         times=2.0),
     Bar("Strict R@10, text->motion, held-out kinematic captions: the motion encoder learning the instance, tried",
-        ("splits", "test", "kinematic_heldout", "text->motion/descriptive", "all_strict", "R@10"),
+        STRICT_R10,
         "docs/results/strict-motion-instance.json", STRICT[1], "as above, the shipped model's motion and text "
         "encoders trained 2 more epochs on the captions with manners, distilled from the shipped motion encoder "
         "(`model/configs/motion-instance.yaml`; docs/model.md, *Stage 4*); not shipped: its pose, rig and "

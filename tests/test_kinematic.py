@@ -13,6 +13,7 @@ from motion import kinematic
 from motion.canonical import facing_angle, load_canonical
 from motion.kinematic import Description, detect, event_phrases, generate, mirror_event
 from motion.mirror import mirror_positions, swap_sides
+from motion.skeleton import INDEX, JOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -168,15 +169,12 @@ def test_static_clip_stands_still(demo):
 
 def _pitched(pose: np.ndarray, joints: list[str], pivot: str, degrees: float) -> np.ndarray:
     """``pose`` with ``joints`` rotated forward (toward +Z, the facing) by ``degrees`` about ``pivot``'s left axis."""
-    from motion.skeleton import INDEX, JOINTS
-
     a = np.radians(degrees)
     rot = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
     out = pose.copy()
     idx = [INDEX[n] for n in joints]
     centre = pose[INDEX[pivot]]
     out[idx] = (pose[idx] - centre) @ rot.T + centre
-    assert set(joints) <= set(JOINTS)
     return out
 
 
@@ -187,8 +185,6 @@ def _manner_traits(desc: Description) -> tuple[str, ...]:
 def test_synthetic_posture_is_a_manner(demo):
     """A torso held pitched forward reads as hunched, pitched back as leaning back, a head dropped on it as head
     down; the upright pose has no manner; every caption of a manner says it, in words the lexicon licenses."""
-    from motion.skeleton import JOINTS
-
     standing = _standing(demo)
     upper = [n for n in JOINTS if n not in ("pelvis", "left_hip", "right_hip") and "knee" not in n
              and "ankle" not in n and "foot" not in n]  # fmt: skip
