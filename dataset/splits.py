@@ -96,3 +96,15 @@ def read_split_files(out: str | Path) -> dict[str, str]:
 
 def split_of(item_id: str, splits: dict[str, str]) -> str:
     return splits[source_id(item_id)]
+
+
+def data_hash(folder: Path) -> str:
+    """A short hash of what defines a built dataset: splits, annotations, speech manifest, cache manifest
+    (``model.train`` records it with each run; a release and its bundle keep it)."""
+    h = hashlib.sha256()
+    for rel in ("splits/train.txt", "splits/val.txt", "splits/test.txt", "splits/unseen.txt", "annotations.json",
+                "speech/manifest.jsonl", "cache/manifest.json"):  # fmt: skip
+        path = folder / rel
+        h.update(rel.encode())
+        h.update(path.read_bytes() if path.exists() else b"-")
+    return h.hexdigest()[:16]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import io
 import json
 import os
@@ -36,23 +35,13 @@ import yaml
 from tqdm import tqdm
 
 from common.files import git_commit, write_atomic
+from dataset.splits import data_hash
 from model import finetune
 from model.config import Config, load_config, read_yaml
 from model.data import TEXTS, RetrievalData
 from model.evaluate import augmented_retrieval, evaluate, headline
 from model.load import load_run, part_columns
 from model.modeling import MotionSearchModel
-
-
-def data_hash(folder: Path) -> str:
-    """A short hash of what defines the data: splits, annotations, speech manifest, cache manifest."""
-    h = hashlib.sha256()
-    for rel in ("splits/train.txt", "splits/val.txt", "splits/test.txt", "splits/unseen.txt", "annotations.json",
-                "speech/manifest.jsonl", "cache/manifest.json"):  # fmt: skip
-        path = folder / rel
-        h.update(rel.encode())
-        h.update(path.read_bytes() if path.exists() else b"-")
-    return h.hexdigest()[:16]
 
 
 def learning_rate(config: Config, progress: float) -> float:

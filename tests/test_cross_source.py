@@ -76,3 +76,44 @@ def test_motion_to_motion_never_finds_the_query_itself(tmp_path, built):
     assert alone and result["left_out"] == alone and 0 < result["queries"] == len(q) - len(alone)
     assert result["all_content"]["R@1"] == 0.0  # itself excluded: another content ranks first
     assert motion_to_motion(np.where(itself, 3.0, 4.0 - sim), queries, gallery)["all_content"]["R@1"] == 100.0
+
+
+def test_bench_ranks_the_held_out_clips_as_a_library_without_words(tmp_path, built, onnx_bundle, demo_clips):
+    """bench.cross_source on the demo copy with the shipped bundle: the held-out clips are indexed without their
+    words and searched as the server searches such a library; a bundle not trained on the copy needs
+    --in-distribution."""
+    from bench import cross_source
+    from exporter.bundle import Bundle
+    from server.encoders import Encoders
+    from server.serve import open_library
+
+    prepare(built, tmp_path / "xs")
+    arguments = ["--bundle", str(onnx_bundle), "--data", str(tmp_path / "xs"), "--source", str(demo_clips[0].parent),
+                 "--library", str(tmp_path / "library"), "--out", str(tmp_path / "out.json")]  # fmt: skip
+    with pytest.raises(SystemExit) as refused:
+        cross_source.main(arguments)
+    assert refused.value.code == 2 and not (tmp_path / "out.json").exists()
+
+    result = cross_source.main([*arguments, "--in-distribution"])
+    assert not result["bundle"]["trained_on_copy"]
+    clips = result["protocol"]["clips"]
+    assert clips["among_source"] == 16 and clips["in_library"] > 16
+    table = result["results"]["text->motion/descriptive/label"]
+    assert [q for q, _ in table["examples"]] == sorted(q for q, _ in table["examples"])
+    for gallery in ("among_source", "in_library"):
+        assert set(table[gallery]) == {"learned", "metadata", "fused"}
+        for s in table[gallery].values():
+            assert s["queries"] == 16 and 0 <= s["top1"] <= s["top5"] <= 100
+    # a gallery of 16 clips of ~10 contents: the metadata alone finds most contents in its top 5
+    assert table["among_source"]["metadata"]["top5"] >= 50
+
+    # the library holds the clips without their words: no labels, no description, no path words in the metadata
+    # (only what the kinematic captioner says of the body, which may name the action: "bends forward in a bow")
+    bundle = Bundle.load(onnx_bundle)
+    library = open_library(bundle, Encoders.open(bundle.path), tmp_path / "library", None)
+    assert library.wordless and len(library) == 2 * clips["in_library"]  # each clip and its mirror
+    for record in (library.record(q) for q, _ in table["examples"]):
+        style, metadata = record.payload["id"].split("_")[2], record.payload["metadata"].lower()
+        assert not record.payload["content"] and not record.payload["style"] and record.payload["motion_caption"]
+        assert style not in metadata and "namco" not in metadata
+        assert record.payload["folders"] == [HELDOUT]
