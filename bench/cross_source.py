@@ -134,20 +134,20 @@ def main(argv: list[str] | None = None) -> dict:
         "protocol": {
             "data": str(args.data),
             "data_hash": copy,
-            "library": "the held-out source's clips and the other "
-            "source's test clips, indexed without their words (numbered takes), mirrors left out of the ranking",
+            "library": "the held-out source's clips and the other source's test clips, indexed without their words "
+            "(numbered takes), mirrors left out of the ranking",
             "clips": {"among_source": len(queried), "in_library": len(wanted)},
             "queries": "each held-out clip's first caption of each register and kind",
             "hit": "a clip of the query clip's content",
             "fused": f"server.fusion.WORDLESS {WORDLESS}",
-        },  # fmt: skip
+        },
         "bundle": {
             "path": str(args.bundle),
             "digest": bundle.digest,
             "model": bundle.model["name"],
             "data_hash": trained_on,
             "trained_on_copy": trained_on == copy,
-        },  # fmt: skip
+        },
         "results": results,
     }
     path = write_result("cross_source", result, args.out)
