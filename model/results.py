@@ -474,7 +474,8 @@ BARS = [
           "learned ranking alone, in PyTorch: 37.9 / 32.2 in `docs/results/cross-source-manner.json`, below the "
           "recorded run's 47.7 / 37.4), exported and served; the clips indexed without their words (numbered takes:"
           " no labels, description or path words), so the server fuses its learned ranking with what the kinematic "
-          "captioner says each body does (`server.fusion.WORDLESS`; that metadata alone: 83.3 / 70.7); same queries",
+          "captioner says each body does (`server.fusion.WORDLESS`; that metadata alone: 83.3 / 70.7); same queries. "
+          "Trained again with seed 1: fused 79.3 / 64.4 (`bench/results/cross_source-seed1.json`)",
           at_least=80.0)
       for where, gallery in (("among the dataset-1 clips", "among_source"), ("in the whole library", "in_library"))],
     Bar("In-distribution reference: the served cross-source row for the shipped model", ("results",
